@@ -1,0 +1,31 @@
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import TimeStampedModel
+
+
+class SKU(TimeStampedModel):
+    code = models.CharField(_("SKU code"), max_length=64, unique=True)
+    barcode = models.CharField(_("barcode"), max_length=64, unique=True, null=True, blank=True)
+    name_zh = models.CharField(_("Chinese name"), max_length=200)
+    name_en = models.CharField(_("English name"), max_length=200, blank=True)
+    unit = models.CharField(_("unit"), max_length=16, default="件")
+    weight_grams = models.PositiveIntegerField(_("weight (g)"), default=0)
+    shelf_life_days = models.PositiveIntegerField(_("shelf life (days)"), null=True, blank=True)
+    batch_tracked = models.BooleanField(_("batch tracked"), default=False)
+    hs_code = models.CharField(_("HS code"), max_length=16, blank=True)
+    origin_country = models.CharField(_("country of origin"), max_length=2, default="CN")
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("SKU")
+        verbose_name_plural = _("SKUs")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(hs_code="") | Q(hs_code__regex=r"^[0-9]{6,10}$"), name="sku_hs_code_digits"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name_zh}"

@@ -1,0 +1,96 @@
+"""One mapping from errors to API responses: `{"code", "message", "details"}` everywhere."""
+import codecs
+import json
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import DomainError
+
+_DRF_CODES = {
+    drf_exceptions.NotAuthenticated: "not_authenticated",
+    drf_exceptions.AuthenticationFailed: "authentication_failed",
+    drf_exceptions.PermissionDenied: "permission_denied",
+    drf_exceptions.NotFound: "not_found",
+    drf_exceptions.MethodNotAllowed: "method_not_allowed",
+    drf_exceptions.ParseError: "malformed_request",
+    drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
+    drf_exceptions.Throttled: "throttled",
+    drf_exceptions.NotAcceptable: "not_acceptable",
+}
+
+
+def flatten_errors(detail, prefix=""):
+    """Turn DRF's nested error structure into `{"lines[0].quantity": [{"code", "message"}]}`."""
+    flat = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if isinstance(key, int):  # ListField reports its children by index
+                path = f"{prefix}[{key}]"
+            elif key == "non_field_errors":
+                path = prefix or "_"
+            else:
+                path = f"{prefix}.{key}" if prefix else key
+            flat.update(flatten_errors(value, path))
+    elif isinstance(detail, list):
+        if detail and all(isinstance(item, (dict, list)) for item in detail):
+            for index, item in enumerate(detail):
+                if item:
+                    flat.update(flatten_errors(item, f"{prefix}[{index}]"))
+        else:
+            flat.setdefault(prefix or "_", []).extend(
+                {"code": getattr(item, "code", "invalid"), "message": str(item)} for item in detail
+            )
+    else:
+        flat.setdefault(prefix or "_", []).append(
+            {"code": getattr(detail, "code", "invalid"), "message": str(detail)}
+        )
+    return flat
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return Response(exc.as_dict(), status=exc.http_status)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+
+    if isinstance(exc, drf_exceptions.ValidationError):
+        body = {
+            "code": "validation_failed",
+            "message": _("Some fields are missing or invalid."),
+            "details": flatten_errors(exc.detail),
+        }
+        return Response(body, status=400)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), None)
+    detail = getattr(exc, "detail", "")
+    response.data = {
+        "code": code or getattr(detail, "code", "error"),
+        "message": str(detail),
+        "details": {},
+    }
+    return response
+
+
+class DecimalJSONParser(JSONParser):
+    """JSON numbers with a fraction become Decimal, never float, so money stays exact from the wire on."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return json.load(codecs.getreader(encoding)(stream), parse_float=Decimal)
+        except ValueError as exc:
+            raise drf_exceptions.ParseError(_("Malformed JSON: %(error)s") % {"error": exc}) from exc

@@ -1,0 +1,367 @@
+"""Order API: intake (per-shop token or a staff session), scoped reads, transitions and holds."""
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from apps.catalog.models import SKU
+from apps.core.errors import PayloadTooLarge, ValidationFailed
+from apps.core.money import ZERO
+from apps.core.phones import InvalidPhone, normalise_phone
+from apps.core.privacy import mask_detail, mask_name, mask_phone
+from apps.customers.models import Customer
+
+from . import selectors, services
+from .authentication import ShopPrincipal
+from .errors import OrderNotFound, ShopNotServed
+from .filters import OrderFilter
+from .models import HoldType, Order, OrderEvent, OrderHold, OrderLine, Shop
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+# --- intake -------------------------------------------------------------------------------------
+
+class BuyerIn(serializers.Serializer):
+    id = serializers.CharField(max_length=48, required=False, allow_blank=True)
+    nickname = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class AddressIn(serializers.Serializer):
+    receiver = serializers.CharField(max_length=64)
+    phone = serializers.CharField(max_length=32)
+    province = serializers.CharField(max_length=32)
+    city = serializers.CharField(max_length=32)
+    district = serializers.CharField(max_length=32)
+    detail = serializers.CharField(max_length=255)
+    postal_code = serializers.RegexField(r"^\d{6}$", required=False, allow_blank=True)
+
+    def validate_phone(self, value):
+        try:
+            return normalise_phone(value)
+        except InvalidPhone as exc:
+            raise serializers.ValidationError(exc.message, code="invalid_phone") from exc
+
+
+class LineIn(serializers.Serializer):
+    sku = serializers.CharField(max_length=64, help_text=_("SKU code"))
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    unit_price = serializers.DecimalField(min_value=ZERO, **MONEY)
+    discount = serializers.DecimalField(min_value=ZERO, default=ZERO, **MONEY)
+    line_total = serializers.DecimalField(min_value=ZERO, required=False, **MONEY)
+
+    def validate(self, attrs):
+        gross = attrs["unit_price"] * attrs["quantity"]
+        if attrs["discount"] > gross:
+            raise serializers.ValidationError(
+                {"discount": [serializers.ErrorDetail(_("The discount is larger than the line amount."),
+                                                      code="discount_exceeds_amount")]}
+            )
+        expected = gross - attrs["discount"]
+        if "line_total" in attrs and attrs["line_total"] != expected:
+            raise serializers.ValidationError(
+                {"line_total": [serializers.ErrorDetail(
+                    _("Line total %(given)s should be %(expected)s (quantity × unit price − discount).")
+                    % {"given": attrs["line_total"], "expected": expected}, code="totals_mismatch")]}
+            )
+        attrs["line_total"] = expected
+        return attrs
+
+
+class OrderIntake(serializers.Serializer):
+    shop = serializers.CharField(max_length=32, required=False,
+                                 help_text=_("Shop code; implied by a shop token, required for staff."))
+    external_id = serializers.CharField(max_length=64, help_text=_("The platform's order number"))
+    placed_at = serializers.DateTimeField(required=False)
+    paid_at = serializers.DateTimeField(required=False, allow_null=True)
+    paid_amount = serializers.DecimalField(min_value=ZERO, required=False, **MONEY)
+    buyer = BuyerIn(required=False)
+    customer_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    address = AddressIn()
+    lines = serializers.ListField(child=LineIn(), min_length=1, max_length=settings.ORDERHUB_MAX_ORDER_LINES)
+    shipping_fee = serializers.DecimalField(min_value=ZERO, default=ZERO, **MONEY)
+    discount_total = serializers.DecimalField(min_value=ZERO, default=ZERO, **MONEY)
+    goods_total = serializers.DecimalField(min_value=ZERO, required=False, **MONEY)
+    grand_total = serializers.DecimalField(min_value=ZERO, **MONEY)
+    buyer_remark = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    seller_remark = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+
+    def validate_external_id(self, value):
+        shop = self.context["shop"]
+        if not shop.accepts_order_number(value):
+            raise serializers.ValidationError(
+                _("“%(number)s” is not an order number of this shop's platform (%(platform)s).")
+                % {"number": value, "platform": shop.get_platform_display()},
+                code="order_number_mismatch",
+            )
+        return value
+
+    def validate_lines(self, lines):
+        """Resolve SKU codes in one query; each unknown code is reported at its own line."""
+        skus = {sku.code: sku for sku in SKU.objects.filter(code__in={line["sku"] for line in lines}, is_active=True)}
+        errors = []
+        for line in lines:
+            sku = skus.get(line["sku"])
+            errors.append({} if sku else {"sku": [serializers.ErrorDetail(
+                _("Unknown SKU “%(code)s”.") % {"code": line["sku"]}, code="unknown_sku")]})
+            line["sku"] = sku or line["sku"]
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return lines
+
+    def validate_customer_code(self, value):
+        if value and not Customer.objects.filter(code=value).exists():
+            raise serializers.ValidationError(_("Unknown customer “%(code)s”.") % {"code": value},
+                                              code="unknown_customer")
+        return value
+
+    def validate(self, attrs):
+        errors = {}
+        if attrs.get("customer_code"):
+            attrs["customer"] = Customer.objects.get(code=attrs["customer_code"])
+        goods_total = sum((line["line_total"] for line in attrs["lines"]), ZERO)
+        if "goods_total" in attrs and attrs["goods_total"] != goods_total:
+            errors["goods_total"] = [serializers.ErrorDetail(
+                _("Goods total %(given)s does not equal the sum of the lines, %(expected)s.")
+                % {"given": attrs["goods_total"], "expected": goods_total}, code="totals_mismatch")]
+        expected = goods_total + attrs["shipping_fee"] - attrs["discount_total"]
+        if attrs["grand_total"] != expected:
+            errors["grand_total"] = [serializers.ErrorDetail(
+                _("Amount payable %(given)s should be %(expected)s (goods + shipping − discount).")
+                % {"given": attrs["grand_total"], "expected": expected}, code="totals_mismatch")]
+        paid = attrs.get("paid_amount")
+        if paid is not None and (paid > attrs["grand_total"] or not attrs.get("paid_at")):
+            errors["paid_amount"] = [serializers.ErrorDetail(
+                _("A paid amount needs paid_at and cannot exceed the amount payable."), code="invalid_payment")]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+# --- output -------------------------------------------------------------------------------------
+
+class PersonalDataMixin:
+    """Full phone numbers and street addresses only for actors allowed to see them."""
+
+    def personal(self, value, masker):
+        return value if self.context.get("personal_data_visible") else masker(value)
+
+
+class OrderListOut(PersonalDataMixin, serializers.ModelSerializer):
+    shop = serializers.CharField(source="shop.code")
+    status_label = serializers.CharField(source="get_status_display")
+    receiver_name = serializers.SerializerMethodField()
+    receiver_phone = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = ["id", "external_id", "shop", "platform", "status", "status_label", "payment_status",
+                  "buyer_nickname", "receiver_name", "receiver_phone", "currency", "grand_total",
+                  "placed_at", "status_changed_at"]
+
+    def get_receiver_name(self, order) -> str:
+        return self.personal(order.receiver_name, mask_name)
+
+    def get_receiver_phone(self, order) -> str:
+        return self.personal(order.receiver_phone, mask_phone)
+
+
+class LineOut(serializers.ModelSerializer):
+    sku = serializers.CharField(source="sku.code")
+
+    class Meta:
+        model = OrderLine
+        fields = ["line_no", "sku", "name", "quantity", "unit_price", "discount", "line_total"]
+
+
+class EventOut(serializers.ModelSerializer):
+    class Meta:
+        model = OrderEvent
+        fields = ["id", "type", "name", "from_status", "to_status", "actor_label", "payload",
+                  "is_intervention", "created_at"]
+
+
+class HoldOut(serializers.ModelSerializer):
+    class Meta:
+        model = OrderHold
+        fields = ["id", "type", "reason", "owner_role", "is_automatic", "opened_at", "released_at",
+                  "resolution", "is_open"]
+
+
+class OrderDetailOut(OrderListOut):
+    customer = serializers.CharField(source="customer.code")
+    warehouse = serializers.CharField(source="warehouse.code", allow_null=True, default=None)
+    address_detail = serializers.SerializerMethodField()
+    lines = LineOut(many=True)
+    events = EventOut(many=True)
+    holds = HoldOut(many=True)
+
+    class Meta(OrderListOut.Meta):
+        fields = OrderListOut.Meta.fields + [
+            "customer", "warehouse", "province", "city", "district", "address_detail", "postal_code",
+            "goods_total", "shipping_fee", "discount_total", "paid_amount", "paid_at", "buyer_remark",
+            "seller_remark", "lines", "events", "holds",
+        ]
+
+    def get_address_detail(self, order) -> str:
+        return self.personal(order.address_detail, mask_detail)
+
+
+class IntakeOut(OrderDetailOut):
+    replayed = serializers.SerializerMethodField()
+
+    class Meta(OrderDetailOut.Meta):
+        fields = OrderDetailOut.Meta.fields + ["replayed"]
+
+    def get_replayed(self, order) -> bool:
+        return self.context.get("replayed", False)
+
+
+class TransitionIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    amount = serializers.DecimalField(min_value=ZERO, required=False, help_text=_("pay only"), **MONEY)
+
+
+class HoldIn(serializers.Serializer):
+    type = serializers.ChoiceField(choices=HoldType.choices)
+    reason = serializers.CharField(max_length=500)
+
+
+class HoldReleaseIn(serializers.Serializer):
+    resolution = serializers.CharField(max_length=500)
+
+
+ERROR = inline_serializer("Error", {"code": serializers.CharField(), "message": serializers.CharField(),
+                                    "details": serializers.DictField()})
+
+
+# --- views --------------------------------------------------------------------------------------
+
+class ActionPermission(permissions.BasePermission):
+    """Model permission per view action; object scope is applied by the selectors."""
+
+    required = {"list": "orders.view_order", "retrieve": "orders.view_order", "create": "orders.add_order"}
+
+    def has_permission(self, request, view):
+        perm = self.required.get(view.action)
+        return perm is None or request.user.has_perm(perm)
+
+
+class OrderPagination(CursorPagination):
+    ordering = ("-placed_at", "-id")
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+
+
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [permissions.IsAuthenticated, ActionPermission]
+    filterset_class = OrderFilter
+    pagination_class = OrderPagination
+    serializer_class = OrderListOut
+    queryset = Order.objects.none()  # for the schema; get_queryset scopes every request
+
+    def get_queryset(self):
+        return selectors.order_list(actor=self.request.user)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["personal_data_visible"] = selectors.can_view_personal_data(self.request.user)
+        return context
+
+    def _detail_response(self, order_id, *, status_code=status.HTTP_200_OK, **context):
+        order = selectors.order_detail(actor=self.request.user, order_id=order_id)
+        serializer_class = IntakeOut if "replayed" in context else OrderDetailOut
+        data = serializer_class(order, context={**self.get_serializer_context(), **context}).data
+        return Response(data, status=status_code)
+
+    @extend_schema(responses={200: OrderDetailOut, 404: ERROR})
+    def retrieve(self, request, pk=None):
+        return self._detail_response(_int_or_404(pk))
+
+    @extend_schema(
+        request=OrderIntake,
+        responses={201: IntakeOut, 200: OpenApiResponse(IntakeOut, description=_("Replay: the existing order")),
+                   400: ERROR, 401: ERROR, 403: ERROR},
+    )
+    def create(self, request):
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.ORDERHUB_MAX_INTAKE_BYTES:
+            raise PayloadTooLarge(details={"bytes": length, "limit": settings.ORDERHUB_MAX_INTAKE_BYTES})
+        if not isinstance(request.data, dict):
+            raise ValidationFailed(details={"_": [{"code": "invalid", "message": str(_("Expected a JSON object."))}]})
+        shop = self._intake_shop(request)
+        intake = OrderIntake(data=request.data, context={"shop": shop})
+        intake.is_valid(raise_exception=True)
+        result = services.order_create(shop=shop, data=intake.validated_data, actor=request.user,
+                                       raw_payload=request.data)
+        response = self._detail_response(
+            result.order.pk,
+            status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+            replayed=not result.created,
+        )
+        if result.payload_differs:
+            response["X-Orderhub-Replay-Differs"] = "true"
+        return response
+
+    def _intake_shop(self, request) -> Shop:
+        user = request.user
+        code = request.data.get("shop")
+        if isinstance(user, ShopPrincipal):
+            if code not in (None, "", user.shop.code):
+                raise ShopNotServed(details={"shop": code})
+            return user.shop
+        if not code:
+            raise ValidationFailed(details={"shop": [{"code": "required", "message": str(_("This field is required."))}]})
+        shop = Shop.objects.filter(code=code, is_active=True).first()
+        if shop is None or not selectors.can_create_for_shop(user, shop):
+            raise ShopNotServed(details={"shop": code})
+        return shop
+
+    @extend_schema(
+        request=TransitionIn,
+        parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH,
+                                     enum=sorted(services.TRANSITION_PERMISSIONS),
+                                     description=_("Transition to perform"))],
+        responses={200: OrderDetailOut, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+    )
+    @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
+    def transition(self, request, pk=None, name=None):
+        order_id = selectors.order_detail(actor=request.user, order_id=_int_or_404(pk)).pk
+        payload = TransitionIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        if name == "pay":
+            services.order_pay(order_id=order_id, actor=request.user, amount=payload.validated_data.get("amount"))
+        else:
+            services.order_transition(order_id=order_id, name=name, actor=request.user,
+                                      reason=payload.validated_data["reason"])
+        return self._detail_response(order_id)
+
+    @extend_schema(request=HoldIn, responses={201: HoldOut, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR})
+    @action(detail=True, methods=["post"], url_path="holds")
+    def open_hold(self, request, pk=None):
+        order_id = selectors.order_detail(actor=request.user, order_id=_int_or_404(pk)).pk
+        payload = HoldIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        hold = services.order_hold_open(order_id=order_id, actor=request.user, **payload.validated_data)
+        return Response(HoldOut(hold).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=HoldReleaseIn, responses={200: HoldOut, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR})
+    @action(detail=True, methods=["post"], url_path=r"holds/(?P<hold_id>\d+)/release")
+    def release_hold(self, request, pk=None, hold_id=None):
+        order_id = selectors.order_detail(actor=request.user, order_id=_int_or_404(pk)).pk
+        payload = HoldReleaseIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        hold = services.order_hold_release(order_id=order_id, hold_id=int(hold_id), actor=request.user,
+                                           resolution=payload.validated_data["resolution"])
+        return Response(HoldOut(hold).data)
+
+
+def _int_or_404(pk) -> int:
+    try:
+        return int(pk)
+    except (TypeError, ValueError):
+        raise OrderNotFound(details={"order_id": pk}) from None

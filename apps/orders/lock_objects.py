@@ -1,0 +1,32 @@
+"""Row locks for orders.
+
+Project-wide lock order — every transaction that locks more than one kind of row takes them in
+this order, and several rows of one kind in ascending primary key, so two transactions can never
+wait on each other:
+
+    1. orders.Order
+    2. orders.OrderHold
+
+This module is the only place that calls select_for_update for these models. On SQLite the
+lock is the database write lock taken at BEGIN (transaction_mode IMMEDIATE).
+"""
+from .errors import HoldNotFound, OrderNotFound
+from .models import Order, OrderHold
+
+
+def lock_order(order_id: int) -> Order:
+    order = Order.objects.select_for_update().select_related("shop").filter(pk=order_id).first()
+    if order is None:
+        raise OrderNotFound(details={"order_id": order_id})
+    return order
+
+
+def lock_orders(order_ids) -> list[Order]:
+    return list(Order.objects.select_for_update().filter(pk__in=list(order_ids)).order_by("pk"))
+
+
+def lock_hold(*, order_id: int, hold_id: int) -> OrderHold:
+    hold = OrderHold.objects.select_for_update().filter(pk=hold_id, order_id=order_id).first()
+    if hold is None:
+        raise HoldNotFound(details={"hold_id": hold_id})
+    return hold

@@ -1,0 +1,264 @@
+"""Every write to orders: intake, status transitions, holds. One transaction each, audited."""
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.actors import actor_has_perm, actor_label, actor_user
+from apps.core.money import ZERO
+from apps.core.phones import phone_tail
+from apps.customers.models import Customer
+
+from .errors import (
+    HoldAlreadyOpen,
+    HoldNotOpen,
+    InvalidPayment,
+    OrderOnHold,
+    TransitionForbidden,
+    TransitionNotAllowed,
+    UnknownTransition,
+)
+from .lock_objects import lock_hold, lock_order
+from .models import Order, OrderEvent, OrderHold, OrderLine, PaymentStatus
+from .platforms import recognise_platform
+
+# The graph itself lives on Order (django-fsm-2); this is the name -> permission view of it.
+TRANSITION_PERMISSIONS: dict[str, str] = {
+    t.name: t.permission for t in Order._meta.get_field("status").get_all_transitions(Order)
+}
+
+# Forward moves an open hold stops. Cancelling, expiry, intercepts and carrier facts are never
+# blocked: a hold keeps the order's place, it does not deny what already happened.
+HOLD_BLOCKED_TRANSITIONS = frozenset(
+    {"pass_review", "require_approval", "approve", "start_picking", "finish_picking", "pack", "ship"}
+)
+
+
+def _record_event(order, *, type, actor, name="", from_status="", to_status="", payload=None,
+                  is_intervention=False, at=None) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order,
+        type=type,
+        name=name,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor_user(actor),
+        actor_label=actor_label(actor),
+        payload=payload or {},
+        is_intervention=is_intervention,
+        created_at=at or timezone.now(),
+    )
+
+
+def _apply_transition(order, *, name, actor, reason="", payload=None, is_intervention=False,
+                      changes=None) -> Order:
+    """Run one transition on an order the caller has locked."""
+    if name not in TRANSITION_PERMISSIONS:
+        raise UnknownTransition(details={"transition": name, "known": sorted(TRANSITION_PERMISSIONS)})
+    if not actor_has_perm(actor, TRANSITION_PERMISSIONS[name]):
+        raise TransitionForbidden(details={"transition": name, "permission": TRANSITION_PERMISSIONS[name]})
+    method = getattr(order, name)
+    available = sorted(t.name for t in order.get_available_status_transitions())
+    if name not in available:
+        raise TransitionNotAllowed(
+            _("“%(transition)s” is not allowed from status “%(status)s”.")
+            % {"transition": name, "status": order.get_status_display()},
+            details={"transition": name, "status": order.status, "allowed": available},
+        )
+    if name in HOLD_BLOCKED_TRANSITIONS:
+        open_holds = list(order.holds.filter(released_at__isnull=True).values("id", "type", "reason"))
+        if open_holds:
+            raise OrderOnHold(details={"transition": name, "holds": open_holds})
+
+    now = timezone.now()
+    from_status = order.status
+    method()
+    for field, value in (changes or {}).items():
+        setattr(order, field, value)
+    order.status_changed_at = now
+    order.save()
+    event_payload = dict(payload or {})
+    if reason:
+        event_payload["reason"] = reason
+    _record_event(order, type=OrderEvent.Type.TRANSITION, name=name, from_status=from_status,
+                  to_status=order.status, actor=actor, payload=event_payload,
+                  is_intervention=is_intervention, at=now)
+    return order
+
+
+@transaction.atomic
+def order_transition(*, order_id: int, name: str, actor, reason: str = "", payload=None,
+                     is_intervention: bool = False) -> Order:
+    """Lock the order, check the transition is allowed (status, permission, holds), apply it, audit it."""
+    order = lock_order(order_id)
+    return _apply_transition(order, name=name, actor=actor, reason=reason, payload=payload,
+                             is_intervention=is_intervention)
+
+
+def _payment_changes(order, *, amount, paid_at):
+    amount = order.grand_total if amount is None else amount
+    if amount <= ZERO or amount > order.grand_total:
+        raise InvalidPayment(details={"amount": str(amount), "grand_total": str(order.grand_total)})
+    status = PaymentStatus.PAID if amount == order.grand_total else PaymentStatus.DEPOSIT_PAID
+    return {"paid_amount": amount, "payment_status": status, "paid_at": paid_at or timezone.now()}
+
+
+@transaction.atomic
+def order_pay(*, order_id: int, actor, amount=None, paid_at=None) -> Order:
+    """Record the buyer's payment (the whole amount, or a presale deposit) and send the order to review."""
+    order = lock_order(order_id)
+    changes = _payment_changes(order, amount=amount, paid_at=paid_at)
+    return _apply_transition(order, name="pay", actor=actor, changes=changes,
+                             payload={"amount": str(changes["paid_amount"])})
+
+
+@transaction.atomic
+def order_hold_open(*, order_id: int, type: str, reason: str, actor, owner_role: str = "",
+                    details=None, is_automatic: bool = False) -> OrderHold:
+    if not actor_has_perm(actor, "orders.add_orderhold"):
+        raise TransitionForbidden(details={"permission": "orders.add_orderhold"})
+    order = lock_order(order_id)
+    if order.holds.filter(type=type, released_at__isnull=True).exists():
+        raise HoldAlreadyOpen(details={"type": type})
+    now = timezone.now()
+    hold = OrderHold.objects.create(
+        order=order, type=type, reason=reason, owner_role=owner_role, details=details or {},
+        is_automatic=is_automatic, opened_at=now, opened_by=actor_user(actor),
+    )
+    _record_event(order, type=OrderEvent.Type.HOLD_OPENED, name=type, actor=actor, at=now,
+                  payload={"hold_id": hold.pk, "reason": reason, "automatic": is_automatic})
+    return hold
+
+
+@transaction.atomic
+def order_hold_release(*, order_id: int, hold_id: int, actor, resolution: str,
+                       is_intervention: bool = False) -> OrderHold:
+    """Close a hold, recording who, when and how. A forced pass is marked as an intervention."""
+    if not actor_has_perm(actor, "orders.change_orderhold"):
+        raise TransitionForbidden(details={"permission": "orders.change_orderhold"})
+    order = lock_order(order_id)
+    hold = lock_hold(order_id=order.pk, hold_id=hold_id)
+    if not hold.is_open:
+        raise HoldNotOpen(details={"hold_id": hold.pk})
+    hold.released_at = timezone.now()
+    hold.released_by = actor_user(actor)
+    hold.resolution = resolution
+    hold.save(update_fields=["released_at", "released_by", "resolution"])
+    _record_event(order, type=OrderEvent.Type.HOLD_RELEASED, name=hold.type, actor=actor,
+                  at=hold.released_at, is_intervention=is_intervention,
+                  payload={"hold_id": hold.pk, "resolution": resolution})
+    return hold
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    order: Order
+    created: bool
+    payload_differs: bool = False
+
+
+def intake_digest(raw_payload) -> str:
+    canonical = json.dumps(raw_payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _existing(shop, external_id, digest):
+    order = Order.objects.filter(shop=shop, external_id=external_id).first()
+    if order is None:
+        return None
+    return IntakeResult(order=order, created=False, payload_differs=order.intake_digest != digest)
+
+
+def _resolve_customer(shop, data) -> Customer:
+    if data.get("customer"):
+        return data["customer"]
+    buyer = data.get("buyer") or {}
+    address = data["address"]
+    identity = buyer.get("id") or f"tel:{address['phone']}"
+    customer, _created = Customer.objects.get_or_create(
+        code=f"{shop.platform}:{identity}"[:64],
+        defaults={
+            "name": buyer.get("nickname") or address["receiver"],
+            "kind": Customer.Kind.B2C,
+            "phone": address["phone"],
+        },
+    )
+    return customer
+
+
+def order_create(*, shop, data: dict, actor, raw_payload=None) -> IntakeResult:
+    """Create an order with its lines from validated intake data, once per (shop, external_id).
+
+    A replay returns the existing order untouched. Two identical requests racing each other both
+    get the same order: the loser's insert hits the unique constraint, rolls back its savepoint
+    and reads the winner's row.
+    """
+    digest = intake_digest(raw_payload if raw_payload is not None else data)
+    existing = _existing(shop, data["external_id"], digest)
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            order = _insert_order(shop=shop, data=data, actor=actor, digest=digest)
+    except IntegrityError:
+        existing = _existing(shop, data["external_id"], digest)
+        if existing is None:
+            raise
+        return existing
+    return IntakeResult(order=order, created=True)
+
+
+def _insert_order(*, shop, data, actor, digest) -> Order:
+    now = timezone.now()
+    address = data["address"]
+    lines = data["lines"]
+    goods_total = sum((line["line_total"] for line in lines), ZERO)
+    order = Order.objects.create(
+        shop=shop,
+        external_id=data["external_id"],
+        platform=recognise_platform(data["external_id"], prefer=shop.platform) or shop.platform,
+        customer=_resolve_customer(shop, data),
+        buyer_nickname=(data.get("buyer") or {}).get("nickname", ""),
+        warehouse=shop.default_warehouse,
+        status_changed_at=now,
+        receiver_name=address["receiver"],
+        receiver_phone=address["phone"],
+        phone_tail=phone_tail(address["phone"]),
+        province=address["province"],
+        city=address["city"],
+        district=address["district"],
+        address_detail=address["detail"],
+        postal_code=address.get("postal_code", ""),
+        goods_total=goods_total,
+        shipping_fee=data["shipping_fee"],
+        discount_total=data["discount_total"],
+        grand_total=goods_total + data["shipping_fee"] - data["discount_total"],
+        buyer_remark=data.get("buyer_remark", ""),
+        seller_remark=data.get("seller_remark", ""),
+        placed_at=data.get("placed_at") or now,
+        intake_digest=digest,
+    )
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            line_no=index,
+            sku=line["sku"],
+            name=line["sku"].name_zh,
+            quantity=line["quantity"],
+            unit_price=line["unit_price"],
+            discount=line["discount"],
+            line_total=line["line_total"],
+        )
+        for index, line in enumerate(lines, start=1)
+    )
+    _record_event(order, type=OrderEvent.Type.CREATED, to_status=order.status, actor=actor, at=now,
+                  payload={"channel": "api", "platform": order.platform})
+    if data.get("paid_at"):
+        changes = _payment_changes(order, amount=data.get("paid_amount"), paid_at=data["paid_at"])
+        _apply_transition(order, name="pay", actor=actor, changes=changes,
+                          payload={"amount": str(changes["paid_amount"])})
+    return order
+
