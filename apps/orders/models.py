@@ -1,11 +1,12 @@
 import hashlib
 import re
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, FSMField, transition
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
@@ -143,6 +144,10 @@ class PaymentStatus(models.TextChoices):
     REFUNDED = "refunded", _("Refunded")
 
 
+PAYABLE = F("goods_total") + F("shipping_fee") - F("discount_total")
+HALF_CENT = Value(Decimal("0.005"))
+
+
 class Order(TimeStampedModel):
     """An order from any channel. Status changes only through apps.orders.services.order_transition."""
 
@@ -162,7 +167,9 @@ class Order(TimeStampedModel):
         related_name="orders",
     )
 
-    status = FSMField(_("status"), max_length=20, choices=OrderStatus.choices, default=S.PENDING_PAYMENT)
+    status = FSMField(
+        _("status"), max_length=20, choices=OrderStatus.choices, default=S.PENDING_PAYMENT, editable=False
+    )
     status_changed_at = models.DateTimeField(_("status changed at"))
     status_before_intercept = models.CharField(max_length=20, blank=True, editable=False)
     payment_status = models.CharField(
@@ -200,8 +207,9 @@ class Order(TimeStampedModel):
                 condition=Q(goods_total__gte=0, shipping_fee__gte=0, discount_total__gte=0, grand_total__gte=0),
                 name="order_amounts_non_negative",
             ),
+            # Exact on PostgreSQL (numeric); the half-cent band only absorbs SQLite's REAL storage.
             models.CheckConstraint(
-                condition=Q(grand_total=F("goods_total") + F("shipping_fee") - F("discount_total")),
+                condition=Q(grand_total__gt=PAYABLE - HALF_CENT, grand_total__lt=PAYABLE + HALF_CENT),
                 name="order_grand_total_adds_up",
             ),
             models.CheckConstraint(

@@ -1,0 +1,142 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from guardian.admin import GuardedModelAdmin
+
+from apps.core.errors import DomainError
+
+from . import services
+from .models import Order, OrderEvent, OrderHold, OrderLine, Shop, ShopApiToken
+
+
+@admin.register(Shop)
+class ShopAdmin(GuardedModelAdmin):
+    list_display = ["code", "name", "platform", "default_warehouse", "is_active"]
+    list_filter = ["platform", "is_active"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(ShopApiToken)
+class ShopApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["shop", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["shop"]
+    readonly_fields = ["prefix", "created_at", "created_by", "last_used_at"]
+    fields = ["shop", "name", "prefix", "created_at", "created_by", "last_used_at", "revoked_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            raw, obj.prefix, obj.key_hash = ShopApiToken.generate()
+            obj.created_by = request.user
+            messages.warning(
+                request,
+                _("Copy this token now; it is stored only as a hash and will not be shown again: %(token)s")
+                % {"token": raw},
+            )
+        super().save_model(request, obj, form, change)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = ["line_no", "sku", "name", "quantity", "unit_price", "discount", "line_total"]
+    readonly_fields = fields
+
+
+class OrderHoldInline(ReadOnlyInline):
+    model = OrderHold
+    fields = ["type", "reason", "owner_role", "is_automatic", "opened_at", "opened_by", "released_at",
+              "released_by", "resolution"]
+    readonly_fields = fields
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    fields = ["created_at", "type", "name", "from_status", "to_status", "actor_label", "is_intervention", "payload"]
+    readonly_fields = fields
+
+
+@admin.action(description=_("Cancel the selected orders"), permissions=["cancel"])
+def cancel_orders(modeladmin, request, queryset):
+    done = 0
+    for order_id in queryset.values_list("pk", flat=True):
+        try:
+            services.order_transition(order_id=order_id, name="cancel", actor=request.user,
+                                      reason=str(_("Cancelled in the admin")))
+            done += 1
+        except DomainError as exc:
+            messages.error(request, f"#{order_id}: {exc.message}")
+    if done:
+        messages.success(request, _("%(count)d orders cancelled.") % {"count": done})
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Read-only: orders change only through services (status, holds), never by editing fields."""
+
+    list_display = ["external_id", "shop", "status", "payment_status", "receiver_name", "grand_total", "placed_at"]
+    list_filter = ["status", "payment_status", "shop", "platform"]
+    search_fields = ["=external_id", "=phone_tail"]
+    list_select_related = ["shop"]
+    show_full_result_count = False
+    date_hierarchy = "placed_at"
+    ordering = ["-placed_at"]
+    inlines = [OrderLineInline, OrderHoldInline, OrderEventInline]
+    actions = [cancel_orders]
+    raw_id_fields = ["customer"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Order._meta.fields] + ["status"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("orders.cancel_order")
+
+
+class AppendOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OrderEvent)
+class OrderEventAdmin(AppendOnlyAdmin):
+    list_display = ["created_at", "order", "type", "name", "from_status", "to_status", "actor_label", "is_intervention"]
+    list_filter = ["type", "is_intervention"]
+    list_select_related = ["order"]
+    search_fields = ["=order__external_id"]
+    show_full_result_count = False
+
+
+@admin.register(OrderHold)
+class OrderHoldAdmin(AppendOnlyAdmin):
+    list_display = ["order", "type", "reason", "owner_role", "opened_at", "released_at", "resolution"]
+    list_filter = ["type", "owner_role"]
+    list_select_related = ["order"]
+    search_fields = ["=order__external_id"]
+
+
+@admin.register(OrderLine)
+class OrderLineAdmin(AppendOnlyAdmin):
+    list_display = ["order", "line_no", "sku", "name", "quantity", "unit_price", "line_total"]
+    list_select_related = ["order", "sku"]
+    search_fields = ["=order__external_id", "=sku__code"]

@@ -1,0 +1,52 @@
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tests.factories import make_token, make_user
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL (row locks, concurrent transactions): "
+        "run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/orderhub"
+    )
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    return f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def token_client():
+    """An API client authenticated with a fresh token of the given shop."""
+
+    def build(shop):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(shop)}")
+        return client
+
+    return build
+
+
+@pytest.fixture
+def user_client():
+    def build(role, **scope):
+        user = make_user(role, **scope)
+        client = APIClient()
+        client.force_authenticate(user)
+        client.user = user
+        return client
+
+    return build
