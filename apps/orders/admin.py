@@ -4,7 +4,7 @@ from guardian.admin import GuardedModelAdmin
 
 from apps.core.errors import DomainError
 
-from . import services
+from . import selectors, services
 from .models import Order, OrderEvent, OrderHold, OrderLine, Shop, ShopApiToken
 
 
@@ -94,6 +94,10 @@ class OrderAdmin(admin.ModelAdmin):
     actions = [cancel_orders]
     raw_id_fields = ["customer"]
 
+    def get_queryset(self, request):
+        # The admin is a page like any other: staff see only the orders of their scope.
+        return selectors.orders_visible_to(request.user)
+
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Order._meta.fields] + ["status"]
 
@@ -108,6 +112,10 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 class AppendOnlyAdmin(admin.ModelAdmin):
+    """Rows owned by an order: read-only, scoped through the order."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(order__in=selectors.orders_visible_to(request.user).values("pk"))
     def has_add_permission(self, request):
         return False
 
