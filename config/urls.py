@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+admin.site.site_header = _("Order hub")
+admin.site.site_title = _("Order hub")
+admin.site.index_title = _("Back office")
 
 urlpatterns = [
     # The role workbenches will live here; until then the back office is the admin.

@@ -11,7 +11,9 @@ _FULLWIDTH = str.maketrans("０１２３４５６７８９－＋", "0123456789-+
 
 
 class InvalidPhone(ValueError):
-    message = _("Not a mainland mobile (1[3-9] + 9 digits) or a landline with its area code.")
+    message = _(
+        "Enter a mainland mobile number (11 digits starting with 13–19) or a landline number with its area code."
+    )
 
 
 def normalise_phone(raw: str) -> str:

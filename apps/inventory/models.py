@@ -16,7 +16,7 @@ class Warehouse(TimeStampedModel):
     class Meta:
         verbose_name = _("warehouse")
         verbose_name_plural = _("warehouses")
-        permissions = [("work_warehouse", _("Can work orders of this warehouse"))]
+        permissions = [("work_warehouse", _("Can handle orders of this warehouse"))]
 
     def __str__(self):
         return f"{self.name} ({self.code})"

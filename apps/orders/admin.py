@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from guardian.admin import GuardedModelAdmin
 
 from apps.core.errors import DomainError
@@ -68,15 +69,16 @@ class OrderEventInline(ReadOnlyInline):
 @admin.action(description=_("Cancel the selected orders"), permissions=["cancel"])
 def cancel_orders(modeladmin, request, queryset):
     done = 0
-    for order_id in queryset.values_list("pk", flat=True):
+    for order_id, number in queryset.values_list("pk", "external_id"):
         try:
             services.order_transition(order_id=order_id, name="cancel", actor=request.user,
                                       reason=str(_("Cancelled in the admin")))
             done += 1
         except DomainError as exc:
-            messages.error(request, f"#{order_id}: {exc.message}")
+            messages.error(request, f"{number}: {exc.message}")
     if done:
-        messages.success(request, _("%(count)d orders cancelled.") % {"count": done})
+        messages.success(request, ngettext("%(count)d order cancelled.", "%(count)d orders cancelled.", done)
+                         % {"count": done})
 
 
 @admin.register(Order)

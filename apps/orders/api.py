@@ -106,7 +106,7 @@ class OrderIntake(serializers.Serializer):
         for line in lines:
             sku = skus.get(line["sku"])
             errors.append({} if sku else {"sku": [serializers.ErrorDetail(
-                _("Unknown SKU “%(code)s”.") % {"code": line["sku"]}, code="unknown_sku")]})
+                _("Unknown or inactive SKU “%(code)s”.") % {"code": line["sku"]}, code="unknown_sku")]})
             line["sku"] = sku or line["sku"]
         if any(errors):
             raise serializers.ValidationError(errors)
@@ -222,7 +222,7 @@ class IntakeOut(OrderDetailOut):
 
 class TransitionIn(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    amount = serializers.DecimalField(min_value=ZERO, required=False, help_text=_("pay only"), **MONEY)
+    amount = serializers.DecimalField(min_value=ZERO, required=False, help_text=_("Only for “pay”: the amount received; defaults to the full amount payable."), **MONEY)
 
 
 class HoldIn(serializers.Serializer):

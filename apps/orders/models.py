@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, FSMField, transition
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from apps.accounts.roles import ROLE_LABELS
 from apps.core.models import TimeStampedModel
 from apps.core.money import DEFAULT_CURRENCY, MoneyField
 
@@ -136,6 +137,31 @@ INTERCEPTABLE_STATUSES = [S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY]
 TERMINAL_STATUSES = [S.COMPLETED, S.INTERCEPTED, S.REFUSED, S.CANCELLED, S.EXPIRED]
 
 
+TRANSITION_LABELS = {
+    "pay": _("Record payment"),
+    "confirm": _("Confirm without payment"),
+    "expire": _("Expire unpaid order"),
+    "pass_review": _("Pass review"),
+    "require_approval": _("Send for approval"),
+    "approve": _("Approve"),
+    "reject": _("Reject"),
+    "start_picking": _("Start picking"),
+    "return_to_ready": _("Return to ready"),
+    "finish_picking": _("Finish picking"),
+    "pack": _("Pack"),
+    "ship": _("Ship"),
+    "transit": _("In transit"),
+    "out_for_delivery": _("Out for delivery"),
+    "deliver": _("Delivered"),
+    "refuse": _("Refused by buyer"),
+    "complete": _("Complete"),
+    "request_intercept": _("Request intercept"),
+    "intercept_succeeded": _("Intercept succeeded"),
+    "intercept_failed": _("Intercept failed"),
+    "cancel": _("Cancel"),
+}
+
+
 class PaymentStatus(models.TextChoices):
     UNPAID = "unpaid", _("Unpaid")
     DEPOSIT_PAID = "deposit_paid", _("Deposit paid")
@@ -171,7 +197,8 @@ class Order(TimeStampedModel):
         _("status"), max_length=20, choices=OrderStatus.choices, default=S.PENDING_PAYMENT, editable=False
     )
     status_changed_at = models.DateTimeField(_("status changed at"))
-    status_before_intercept = models.CharField(max_length=20, blank=True, editable=False)
+    status_before_intercept = models.CharField(_("status before intercept"), max_length=20, blank=True,
+                                               editable=False)
     payment_status = models.CharField(
         _("payment status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID
     )
@@ -196,7 +223,7 @@ class Order(TimeStampedModel):
     seller_remark = models.TextField(_("seller remark"), blank=True)
     placed_at = models.DateTimeField(_("placed at"))
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
-    intake_digest = models.CharField(max_length=64, blank=True, editable=False)
+    intake_digest = models.CharField(_("intake payload digest"), max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("order")
@@ -225,7 +252,7 @@ class Order(TimeStampedModel):
         ]
         permissions = [
             ("pay_order", _("Can record payment or confirm an order")),
-            ("review_order", _("Can pass an order's review")),
+            ("review_order", _("Can review an order")),
             ("approve_order", _("Can approve or reject an order")),
             ("pick_order", _("Can pick an order")),
             ("pack_order", _("Can pack an order")),
@@ -419,7 +446,7 @@ class OrderHold(models.Model):
     order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="holds")
     type = models.CharField(_("hold type"), max_length=32, choices=HoldType.choices)
     reason = models.CharField(_("reason"), max_length=500)
-    owner_role = models.CharField(_("owner role"), max_length=32, blank=True)
+    owner_role = models.CharField(_("owner role"), max_length=32, blank=True, choices=list(ROLE_LABELS.items()))
     details = models.JSONField(_("details"), default=dict, blank=True)
     is_automatic = models.BooleanField(_("opened automatically"), default=False)
     opened_at = models.DateTimeField(_("opened at"))

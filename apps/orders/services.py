@@ -22,7 +22,7 @@ from .errors import (
     UnknownTransition,
 )
 from .lock_objects import lock_hold, lock_order
-from .models import Order, OrderEvent, OrderHold, OrderLine, PaymentStatus
+from .models import TRANSITION_LABELS, Order, OrderEvent, OrderHold, OrderLine, PaymentStatus
 from .platforms import recognise_platform
 
 # The graph itself lives on Order (django-fsm-2); this is the name -> permission view of it.
@@ -65,7 +65,7 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
     if name not in available:
         raise TransitionNotAllowed(
             _("“%(transition)s” is not allowed from status “%(status)s”.")
-            % {"transition": name, "status": order.get_status_display()},
+            % {"transition": TRANSITION_LABELS[name], "status": order.get_status_display()},
             details={"transition": name, "status": order.status, "allowed": available},
         )
     if name in HOLD_BLOCKED_TRANSITIONS:

@@ -53,3 +53,12 @@ def test_admin_cancel_action_goes_through_the_service(superuser_client):
     assert Order.objects.get(pk=ready.pk).status == "cancelled"
     assert Order.objects.get(pk=shipped.pk).status == "shipped"
     assert ready.events.get().name == "cancel"
+
+
+def test_admin_speaks_chinese_by_default_and_english_on_request(superuser_client):
+    OrderFactory()
+    url = reverse("admin:orders_order_changelist")
+    chinese = superuser_client.get(url).content.decode()
+    assert "订单中枢" in chinese and "收货人" in chinese and "待付款" in chinese
+    english = superuser_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Order hub" in english and "Pending payment" in english

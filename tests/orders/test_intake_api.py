@@ -255,3 +255,11 @@ def test_staff_intake_needs_a_served_shop(user_client, shop, skus):
     clerk = user_client("warehouse_clerk", warehouses=[shop.default_warehouse])
     assert clerk.post(URL, payload(shop=shop.code, external_id="dy_0000000003"), format="json").status_code == 403
     assert Order.objects.count() == 1
+
+
+def test_error_messages_follow_the_language(client, skus):
+    chinese = client.post(URL, payload(grand_total="1.00"), format="json").json()
+    english = client.post(URL, payload(grand_total="1.00"), format="json", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert chinese["code"] == english["code"] == "validation_failed"
+    assert chinese["details"]["grand_total"][0]["message"].startswith("应付金额")
+    assert english["details"]["grand_total"][0]["message"].startswith("Amount payable")
