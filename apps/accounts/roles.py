@@ -37,8 +37,13 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     CS_AGENT: _READ_ORDERS
     | _READ_CUSTOMERS
     | {"orders.add_order", "orders.cancel_order", "orders.intercept_order", "orders.add_orderhold"},
-    WAREHOUSE_CLERK: _READ_ORDERS | {"orders.pick_order", "orders.pack_order", "orders.ship_order"},
-    FINANCE: _READ_ORDERS | _READ_CUSTOMERS | {"orders.pay_order", "customers.change_customer", "orders.view_personal_data"},
+    # Clerks open short-pick holds; finance opens and settles credit holds.
+    WAREHOUSE_CLERK: _READ_ORDERS
+    | {"orders.pick_order", "orders.pack_order", "orders.ship_order", "orders.add_orderhold"},
+    FINANCE: _READ_ORDERS
+    | _READ_CUSTOMERS
+    | {"orders.pay_order", "customers.change_customer", "orders.view_personal_data", "orders.add_orderhold",
+       "orders.change_orderhold"},
 }
 ROLE_PERMISSIONS[CS_LEAD] = ROLE_PERMISSIONS[CS_AGENT] | {
     "orders.pay_order",

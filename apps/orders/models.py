@@ -349,7 +349,7 @@ class Order(TimeStampedModel):
 
     @transition(field=status, source=S.INTERCEPTING, target=S.INTERCEPTED, permission="orders.intercept_order")
     def intercept_succeeded(self):
-        pass
+        self.status_before_intercept = ""
 
     @transition(
         field=status,
@@ -358,7 +358,8 @@ class Order(TimeStampedModel):
         permission="orders.intercept_order",
     )
     def intercept_failed(self):
-        return self.status_before_intercept
+        previous, self.status_before_intercept = self.status_before_intercept, ""
+        return previous
 
     @transition(field=status, source=PRE_SHIPMENT_STATUSES, target=S.CANCELLED, permission="orders.cancel_order")
     def cancel(self):

@@ -102,7 +102,7 @@ def test_failed_intercept_returns_to_the_state_it_came_from(origin):
     services.order_transition(order_id=order.pk, name="intercept_failed", actor=None, reason="已派送")
 
     order.refresh_from_db()
-    assert order.status == origin
+    assert order.status == origin and order.status_before_intercept == ""
     assert list(order.events.values_list("from_status", "to_status")) == [
         (origin, "intercepting"), ("intercepting", origin)]
 

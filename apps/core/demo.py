@@ -1,0 +1,1042 @@
+"""Deterministic demo data: warehouses, shops, SKUs, customers and orders with consistent histories.
+
+Rows are built in memory and bulk-inserted instead of being driven through apps.orders.services:
+the services stamp `timezone.now()` and lock rows once per call, which would make the data neither
+reproducible nor fast enough. So every order follows a path from PATHS, and PATHS is walked
+against the model's own transition graph when this module is imported; a path the model would
+refuse stops the import instead of seeding impossible histories.
+
+Everything random comes from one `random.Random(seed)`, consumed in a fixed order, and every
+timestamp is an offset from the anchor: the same seed and anchor give the same data (API tokens
+excepted, they are secrets).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+from bisect import bisect
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import accumulate
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models import F
+from guardian.shortcuts import assign_perm
+
+from apps.accounts import roles
+from apps.catalog.models import SKU
+from apps.core.actors import SYSTEM_LABEL
+from apps.core.money import CENT, ZERO
+from apps.core.phones import normalise_phone, phone_tail
+from apps.customers.models import Address, Customer
+from apps.inventory.models import Warehouse
+from apps.orders.models import (
+    TERMINAL_STATUSES,
+    HoldType,
+    Order,
+    OrderEvent,
+    OrderHold,
+    OrderLine,
+    OrderStatus,
+    PaymentStatus,
+    Shop,
+    ShopApiToken,
+)
+from apps.orders.platforms import Platform
+from apps.orders.services import HOLD_BLOCKED_TRANSITIONS
+
+S = OrderStatus
+DEMO_TZ = ZoneInfo("Asia/Shanghai")
+DEFAULT_SEED = 20261122
+DEFAULT_ORDERS = 5000
+DEFAULT_CUSTOMERS = 500
+DEFAULT_SKUS = 200
+DEFAULT_PASSWORD = "orderhub-demo"
+FIXTURES_DIR = settings.BASE_DIR / "fixtures" / "demo"
+BATCH = 1000
+
+# Markers that tell demo rows from real ones, so --reset never touches anything else.
+DEMO_EMAIL_DOMAIN = "demo.orderhub.invalid"
+DEMO_CUSTOMER_MARK = ":demo-"
+DEMO_SKU_REGEX = r"^XY-[A-Z]{2,3}-[0-9]{4}$"
+
+
+class DemoError(RuntimeError):
+    """The demo cannot be seeded as asked; the message says why."""
+
+
+class InvalidDemoPath(DemoError):
+    pass
+
+
+# --------------------------------------------------------------------------------------------
+# The lifecycle paths, checked against Order's transition graph.
+
+def _transition_graph() -> dict[tuple[str, str], str | tuple[str, ...]]:
+    graph = {}
+    for t in Order._meta.get_field("status").get_all_transitions(Order):
+        allowed = getattr(t.target, "allowed_states", None)
+        graph[(t.name, str(t.source))] = tuple(str(s) for s in allowed) if allowed is not None else str(t.target)
+    return graph
+
+
+_GRAPH = _transition_graph()
+
+
+def walk(steps, start=S.PENDING_PAYMENT) -> list[tuple[str, str, str]]:
+    """The (name, from, to) hops of a path; InvalidDemoPath if the model would refuse a step."""
+    status, before_intercept, hops = str(start), "", []
+    for name in steps:
+        target = _GRAPH.get((name, status)) or _GRAPH.get((name, "*"))
+        if target is None:
+            raise InvalidDemoPath(f"{name!r} is not a transition out of {status!r} (path {steps})")
+        if isinstance(target, tuple):
+            # RETURN_VALUE: Order.intercept_failed goes back to where request_intercept started.
+            if before_intercept not in target:
+                raise InvalidDemoPath(f"{name!r} cannot return to {before_intercept!r} (path {steps})")
+            target = before_intercept
+        if name == "request_intercept":
+            before_intercept = status
+        hops.append((name, status, target))
+        status = target
+    return hops
+
+
+def _then(group, *steps):
+    return [(weight, path + steps) for weight, path in group]
+
+
+def _mix(*parts):
+    """Weighted union of path groups, each group scaled to its share whatever its size."""
+    mixed = []
+    for share, group in parts:
+        total = sum(weight for weight, _path in group)
+        mixed += [(share * weight / total, path) for weight, path in group]
+    return mixed
+
+
+_FAILED_INTERCEPT = ("request_intercept", "intercept_failed")
+_TO_READY = [
+    (80, ("pay", "pass_review")),
+    (12, ("pay", "require_approval", "approve")),
+    (8, ("pay", "pass_review", "start_picking", "return_to_ready")),
+]
+_PICKING = _then(_TO_READY, "start_picking")
+_PICKED = _then(_PICKING, "finish_picking")
+_PACKED = _then(_PICKED, "pack")
+_SHIPPED_PLAIN = _then(_PACKED, "ship")
+_SHIPPED = _mix((0.96, _SHIPPED_PLAIN), (0.04, _then(_SHIPPED_PLAIN, *_FAILED_INTERCEPT)))
+_IN_TRANSIT_PLAIN = _then(_SHIPPED, "transit")
+_IN_TRANSIT = _mix((0.97, _IN_TRANSIT_PLAIN), (0.03, _then(_IN_TRANSIT_PLAIN, *_FAILED_INTERCEPT)))
+_OUT_PLAIN = _then(_IN_TRANSIT, "out_for_delivery")
+_OUT = _mix((0.98, _OUT_PLAIN), (0.02, _then(_OUT_PLAIN, *_FAILED_INTERCEPT)))
+_DELIVERED = _mix((0.25, _then(_IN_TRANSIT, "deliver")), (0.75, _then(_OUT, "deliver")))
+_INTERCEPTING = _mix(
+    (0.3, _then(_SHIPPED_PLAIN, "request_intercept")),
+    (0.5, _then(_IN_TRANSIT_PLAIN, "request_intercept")),
+    (0.2, _then(_OUT_PLAIN, "request_intercept")),
+)
+
+_RAW_PATHS = {
+    S.PENDING_PAYMENT: [(1, ())],
+    S.EXPIRED: [(1, ("expire",))],
+    S.PENDING_REVIEW: [(1, ("pay",))],
+    S.PENDING_APPROVAL: [(1, ("pay", "require_approval"))],
+    S.READY: _TO_READY,
+    S.PICKING: _PICKING,
+    S.PICKED: _PICKED,
+    S.PACKED: _PACKED,
+    S.SHIPPED: _SHIPPED,
+    S.IN_TRANSIT: _IN_TRANSIT,
+    S.OUT_FOR_DELIVERY: _OUT,
+    S.DELIVERED: _DELIVERED,
+    S.COMPLETED: _then(_DELIVERED, "complete"),
+    S.INTERCEPTING: _INTERCEPTING,
+    S.INTERCEPTED: _then(_INTERCEPTING, "intercept_succeeded"),
+    S.REFUSED: _mix((0.3, _then(_IN_TRANSIT, "refuse")), (0.7, _then(_OUT, "refuse"))),
+    S.CANCELLED: [
+        (50, ("cancel",)),
+        (25, ("pay", "cancel")),
+        (8, ("pay", "require_approval", "reject")),
+        (10, ("pay", "pass_review", "cancel")),
+        (4, ("pay", "pass_review", "start_picking", "cancel")),
+        (3, ("pay", "pass_review", "start_picking", "finish_picking", "pack", "cancel")),
+    ],
+}
+
+
+def credit_variant(path: tuple[str, ...]) -> tuple[str, ...]:
+    """Credit-term and cash-on-delivery orders are confirmed for review instead of paid."""
+    return ("confirm",) + path[1:] if path[:1] == ("pay",) else path
+
+
+def _checked_paths(raw):
+    missing = set(S.values) - {str(status) for status in raw}
+    if missing:
+        raise InvalidDemoPath(f"no demo path ends in {sorted(missing)}")
+    table = {}
+    for final, group in raw.items():
+        for _weight, path in group:
+            for variant in {path, credit_variant(path)}:
+                hops = walk(variant)
+                end = hops[-1][2] if hops else str(S.PENDING_PAYMENT)
+                if end != final:
+                    raise InvalidDemoPath(f"path {variant} ends in {end!r}, listed under {final!r}")
+        table[str(final)] = (
+            [path for _w, path in group],
+            list(accumulate(weight for weight, _path in group)),
+        )
+    return table
+
+
+PATHS = _checked_paths(_RAW_PATHS)
+
+# Share of orders per final status (per cent): a shop a few months old is mostly done business.
+STATUS_SHARES = {
+    S.PENDING_PAYMENT: 3.0, S.PENDING_REVIEW: 4.0, S.PENDING_APPROVAL: 1.5, S.READY: 4.0,
+    S.PICKING: 2.0, S.PICKED: 1.5, S.PACKED: 2.5, S.SHIPPED: 3.5, S.IN_TRANSIT: 7.0,
+    S.OUT_FOR_DELIVERY: 3.5, S.DELIVERED: 12.0, S.COMPLETED: 40.0, S.INTERCEPTING: 0.6,
+    S.INTERCEPTED: 0.8, S.REFUSED: 1.2, S.CANCELLED: 8.0, S.EXPIRED: 4.9,
+}
+
+# Minutes from the previous step; a few moves depend on where they start.
+STEP_MINUTES = {
+    "pay": (1, 30), "confirm": (10, 240), "expire": (30, 1440), "pass_review": (2, 180),
+    "require_approval": (5, 120), "approve": (30, 1440), "reject": (30, 1440),
+    "start_picking": (20, 600), "return_to_ready": (5, 90), "finish_picking": (5, 90),
+    "pack": (5, 120), "ship": (30, 480), "transit": (120, 720), "out_for_delivery": (720, 4320),
+    "deliver": (30, 600), "refuse": (30, 1440), "complete": (7 * 1440, 15 * 1440),
+    "request_intercept": (30, 2880), "intercept_succeeded": (240, 2880),
+    "intercept_failed": (240, 2880), "cancel": (5, 1440),
+}
+STEP_MINUTES_FROM = {("deliver", "in_transit"): (720, 4320), ("refuse", "in_transit"): (720, 4320)}
+
+# Minutes an order has been sitting in its current, unfinished status at the anchor.
+DWELL_MINUTES = {
+    S.PENDING_PAYMENT: (1, 600), S.PENDING_REVIEW: (3, 720), S.PENDING_APPROVAL: (30, 2880),
+    S.READY: (10, 1440), S.PICKING: (5, 180), S.PICKED: (5, 180), S.PACKED: (10, 480),
+    S.SHIPPED: (30, 720), S.IN_TRANSIT: (60, 4320), S.OUT_FOR_DELIVERY: (30, 720),
+    S.DELIVERED: (60, 6 * 1440), S.INTERCEPTING: (60, 2880),
+}
+HISTORY_DAYS = 120
+
+
+# --------------------------------------------------------------------------------------------
+# Fixed demo set-up.
+
+@dataclass(frozen=True)
+class WarehouseSpec:
+    code: str
+    name: str
+    province: str
+    city: str
+    address: str
+
+
+@dataclass(frozen=True)
+class ShopSpec:
+    code: str
+    name: str
+    platform: str
+    warehouse: str
+    share: float
+    served_by_agent: bool
+
+
+WAREHOUSES = [
+    WarehouseSpec("HZ1", "杭州一号仓", "浙江省", "杭州市", "余杭区仓前街道龙潭路 18 号"),
+    WarehouseSpec("GZ2", "广州二号仓", "广东省", "广州市", "白云区太和镇广州北物流园 6 栋"),
+]
+SHOPS = [
+    ShopSpec("dy-xinyuan", "鑫源优选抖音旗舰店", Platform.DOUYIN, "HZ1", 0.5, True),
+    ShopSpec("yz-xinyuan", "鑫源茶舍有赞商城", Platform.YOUZAN, "GZ2", 0.3, True),
+    ShopSpec("b2b-xinyuan", "鑫源贸易B2B分销平台", Platform.B2B, "HZ1", 0.2, False),
+]
+SHOP_CODES = [spec.code for spec in SHOPS]
+WAREHOUSE_CODES = [spec.code for spec in WAREHOUSES]
+
+ROLE_ORDER = [
+    roles.CS_AGENT, roles.CS_LEAD, roles.WAREHOUSE_CLERK, roles.WAREHOUSE_LEAD,
+    roles.FINANCE, roles.MANAGER, roles.ADMIN,
+]
+STAFF_ROLES = {roles.CS_LEAD, roles.WAREHOUSE_LEAD, roles.MANAGER, roles.ADMIN}
+ROLE_SCOPES = {
+    roles.CS_AGENT: "orders of the Douyin and Youzan shops; cancel, intercept, open holds",
+    roles.CS_LEAD: "all 3 shops; review, record payments, release holds",
+    roles.WAREHOUSE_CLERK: "warehouse HZ1: pick, pack, ship",
+    roles.WAREHOUSE_LEAD: "HZ1 + GZ2: also carrier tracking, intercepts, holds",
+    roles.FINANCE: "all 3 shops: payments, customer credit, personal data",
+    roles.MANAGER: "all 3 shops: approvals and everything the leads do",
+    roles.ADMIN: "everything, incl. configuration (superuser)",
+}
+
+HOLD_OWNERS = {
+    HoldType.OUT_OF_STOCK: roles.WAREHOUSE_LEAD, HoldType.EXPIRY_CONFLICT: roles.WAREHOUSE_LEAD,
+    HoldType.ADDRESS_UNRESOLVED: roles.CS_AGENT, HoldType.BLACKLISTED: roles.CS_LEAD,
+    HoldType.OVER_CREDIT_LIMIT: roles.FINANCE, HoldType.PRICE_MISMATCH: roles.CS_LEAD,
+    HoldType.MULTIPLE_ADDRESSES: roles.CS_AGENT, HoldType.MISSING_CUSTOMS_DATA: roles.CS_LEAD,
+    HoldType.STALLED_IN_TRANSIT: roles.CS_AGENT, HoldType.SHORT_PICK: roles.WAREHOUSE_LEAD,
+    HoldType.BUYER_REQUEST: roles.CS_AGENT, HoldType.MANUAL: roles.CS_LEAD,
+}
+MANUAL_HOLDS = {HoldType.BUYER_REQUEST, HoldType.MANUAL, HoldType.SHORT_PICK}
+# Who may release a hold of an owner role: finance has no orders.change_orderhold, so a manager does.
+HOLD_RELEASERS = {
+    roles.WAREHOUSE_LEAD: roles.WAREHOUSE_LEAD, roles.CS_AGENT: roles.CS_LEAD,
+    roles.CS_LEAD: roles.CS_LEAD, roles.FINANCE: roles.MANAGER,
+}
+
+# Shop coupons (spend at least, take off), best first.
+COUPONS = [(Decimal(spend), Decimal(off)) for spend, off in [(499, 50), (299, 30), (199, 20), (99, 10), (59, 5)]]
+
+
+def load_fixture(name: str):
+    return json.loads((FIXTURES_DIR / name).read_text(encoding="utf-8"), parse_float=Decimal)
+
+
+def parse_anchor(value: str | None) -> datetime:
+    """Midnight in Asia/Shanghai of the given ISO date (or datetime), today's if none."""
+    if not value:
+        return datetime.now(DEMO_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise DemoError(f"--anchor must be an ISO date such as 2026-11-22, not {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=DEMO_TZ)
+
+
+def demo_password() -> str:
+    return os.environ.get("DEMO_PASSWORD") or DEFAULT_PASSWORD
+
+
+def demo_present() -> bool:
+    return Shop.objects.filter(code__in=SHOP_CODES).exists()
+
+
+def login_rows() -> list[tuple[str, str, str]]:
+    return [(role, role, ROLE_SCOPES[role]) for role in ROLE_ORDER]
+
+
+@dataclass
+class DemoOptions:
+    seed: int = DEFAULT_SEED
+    anchor: datetime | None = None
+    orders: int = DEFAULT_ORDERS
+    customers: int = DEFAULT_CUSTOMERS
+    skus: int = DEFAULT_SKUS
+    password: str = DEFAULT_PASSWORD
+
+
+@dataclass
+class DemoResult:
+    counts: dict[str, int] = field(default_factory=dict)
+    tokens: list[tuple[str, str]] = field(default_factory=list)  # (shop code, raw token)
+
+
+# --------------------------------------------------------------------------------------------
+# Reset.
+
+def reset_demo() -> dict[str, int]:
+    """Delete every demo row (and only those), children first so no PROTECT stands in the way."""
+    User = get_user_model()
+    shops = Shop.objects.filter(code__in=SHOP_CODES)
+    orders = Order.objects.filter(shop__in=shops)
+    counts = {"orders": orders.count()}
+    OrderEvent.objects.filter(order__in=orders).delete()
+    OrderHold.objects.filter(order__in=orders).delete()
+    OrderLine.objects.filter(order__in=orders).delete()
+    orders.delete()
+    ShopApiToken.objects.filter(shop__in=shops).delete()
+    counts["shops"] = shops.delete()[1].get(Shop._meta.label, 0)
+    customers = Customer.objects.filter(code__contains=DEMO_CUSTOMER_MARK)
+    Address.objects.filter(customer__in=customers).delete()
+    counts["customers"] = customers.delete()[1].get(Customer._meta.label, 0)
+    counts["skus"] = SKU.objects.filter(code__regex=DEMO_SKU_REGEX).delete()[1].get(SKU._meta.label, 0)
+    Warehouse.objects.filter(code__in=WAREHOUSE_CODES).delete()
+    User.objects.filter(username__in=ROLE_ORDER, email__endswith="@" + DEMO_EMAIL_DOMAIN).delete()
+    return counts
+
+
+# --------------------------------------------------------------------------------------------
+# The builder.
+
+@dataclass
+class _Product:
+    sku: SKU
+    family: dict
+    price: Decimal
+
+
+@dataclass
+class _Buyer:
+    customer: Customer
+    addresses: list[Address]
+    nickname: str
+    shop: str
+    credit: bool
+    discount: Decimal
+    orders: list = field(default_factory=list)
+
+
+class DemoBuilder:
+    def __init__(self, options: DemoOptions):
+        if options.customers < 3:
+            raise DemoError("--customers must be at least 3 (one per shop)")
+        if options.orders < 0:
+            raise DemoError("--orders must not be negative")
+        self.o = options
+        self.rng = random.Random(options.seed)
+        self.anchor = options.anchor or parse_anchor(None)
+        self.names = load_fixture("names.json")
+        self.geo = load_fixture("regions.json")
+        self.catalog = load_fixture("products.json")
+        self.remarks = load_fixture("remarks.json")
+        self.ops = load_fixture("ops.json")
+        self.events: list[OrderEvent] = []
+        self.holds: list[OrderHold] = []
+        self.hold_events: list[tuple[OrderEvent, OrderHold]] = []
+        self.lines: list[OrderLine] = []
+        self.deposits = 0
+
+    # -- small helpers ---------------------------------------------------------------------
+    def minutes(self, low: int, high: int) -> timedelta:
+        return timedelta(seconds=self.rng.randint(low * 60, high * 60))
+
+    def days_ago(self, low: int, high: int) -> datetime:
+        return self.anchor - timedelta(days=self.rng.randint(low, high), seconds=self.rng.randint(0, 86399))
+
+    def person(self) -> str:
+        surnames = self.names["surnames"]
+        # Common surnames dominate real name lists; the first 20 carry most of the population.
+        surname = surnames[min(int(self.rng.expovariate(1 / 20)), len(surnames) - 1)]
+        return surname + self.rng.choice(self.names["given_names"])
+
+    def mobile(self) -> str:
+        return normalise_phone(self.rng.choice(self.geo["mobile_prefixes"]) + f"{self.rng.randrange(10**8):08d}")
+
+    def landline(self, region, extension: bool) -> str:
+        number = f"{region['area_code']}-{self.rng.randint(2, 8)}{self.rng.randrange(10**7):07d}"
+        if extension:
+            number += f"-{self.rng.randint(801, 899)}"
+        return normalise_phone(number)
+
+    def street_address(self, region, business: bool) -> str:
+        street = f"{self.rng.choice(region['streets'])}{self.rng.randint(1, 999)}号"
+        roll = self.rng.random()
+        if business and roll < 0.5:
+            park = self.rng.choice(self.geo["industrial_parks"])
+            return f"{street}{park}{self.rng.randint(1, 12)}号楼{self.rng.randint(1, 5)}层"
+        if business or roll < 0.2:
+            floor = self.rng.randint(2, 30)
+            building = self.rng.choice(self.geo["office_buildings"])
+            return f"{street}{building}{floor}楼{floor}{self.rng.randint(1, 20):02d}室"
+        floor = self.rng.randint(1, 18)
+        return (f"{street}{self.rng.choice(self.geo['communities'])}{self.rng.randint(1, 30)}幢"
+                f"{self.rng.randint(1, 4)}单元{floor}{self.rng.randint(1, 4):02d}室")
+
+    # -- reference rows --------------------------------------------------------------------
+    def build_users(self):
+        User = get_user_model()
+        clash = User.objects.filter(username__in=ROLE_ORDER).exclude(email__endswith="@" + DEMO_EMAIL_DOMAIN)
+        if clash.exists():
+            names = ", ".join(sorted(clash.values_list("username", flat=True)))
+            raise DemoError(f"users {names} exist and are not demo users; rename them first")
+        if Group.objects.filter(name__in=ROLE_ORDER).count() < len(ROLE_ORDER):
+            roles.sync_roles()
+        # One hash for all: they share the password anyway, and each PBKDF2 round costs ~0.5 s.
+        password_hash = make_password(self.o.password)
+        joined = self.anchor - timedelta(days=400)
+        self.users = {}
+        for role in ROLE_ORDER:
+            user = User.objects.create(
+                username=role,
+                email=f"{role}@{DEMO_EMAIL_DOMAIN}",
+                password=password_hash,
+                display_name=self.names["staff"][role],
+                is_staff=role in STAFF_ROLES,
+                is_superuser=role == roles.ADMIN,
+                date_joined=joined,
+            )
+            user.groups.add(Group.objects.get(name=role))
+            self.users[role] = user
+
+    def build_places(self):
+        self.warehouses = {
+            spec.code: Warehouse.objects.create(
+                code=spec.code, name=spec.name, province=spec.province, city=spec.city, address=spec.address
+            )
+            for spec in WAREHOUSES
+        }
+        self.shops = {
+            spec.code: Shop.objects.create(
+                code=spec.code, name=spec.name, platform=spec.platform,
+                default_warehouse=self.warehouses[spec.warehouse],
+            )
+            for spec in SHOPS
+        }
+        self.shop_specs = {spec.code: spec for spec in SHOPS}
+        Warehouse.objects.filter(code__in=WAREHOUSE_CODES).update(
+            created_at=self.anchor - timedelta(days=720), updated_at=self.anchor - timedelta(days=720)
+        )
+        Shop.objects.filter(code__in=SHOP_CODES).update(
+            created_at=self.anchor - timedelta(days=600), updated_at=self.anchor - timedelta(days=600)
+        )
+
+    def build_scopes(self):
+        shops = [self.shops[code] for code in SHOP_CODES]
+        agent_shops = [self.shops[spec.code] for spec in SHOPS if spec.served_by_agent]
+        for shop in agent_shops:
+            assign_perm("orders.serve_shop", self.users[roles.CS_AGENT], shop)
+        for role in (roles.CS_LEAD, roles.FINANCE, roles.MANAGER):
+            for shop in shops:
+                assign_perm("orders.serve_shop", self.users[role], shop)
+        assign_perm("inventory.work_warehouse", self.users[roles.WAREHOUSE_CLERK], self.warehouses["HZ1"])
+        for warehouse in self.warehouses.values():
+            assign_perm("inventory.work_warehouse", self.users[roles.WAREHOUSE_LEAD], warehouse)
+
+    def build_tokens(self) -> list[tuple[str, str]]:
+        tokens = []
+        for code in SHOP_CODES:
+            raw, prefix, key_hash = ShopApiToken.generate()
+            ShopApiToken.objects.create(
+                shop=self.shops[code], name="demo", prefix=prefix, key_hash=key_hash,
+                created_by=self.users[roles.ADMIN],
+            )
+            tokens.append((code, raw))
+        return tokens
+
+    # -- catalogue -------------------------------------------------------------------------
+    def build_skus(self):
+        families = self.catalog["families"]
+        prefixes = self.catalog["barcode_prefixes"]
+        combos = {}
+        for family in families:
+            combos[family["code"]] = [
+                (family, item_no, item, variant_no, variant)
+                for item_no, item in enumerate(family["items"], start=1)
+                for variant_no, variant in enumerate(family["variant_sets"][item["variants"]], start=1)
+            ]
+            self.rng.shuffle(combos[family["code"]])
+        available = sum(len(c) for c in combos.values())
+        if not len(families) <= self.o.skus <= available:
+            raise DemoError(f"--skus must be between {len(families)} and {available}")
+        picked = []
+        while len(picked) < self.o.skus:  # round robin, so every family is on sale
+            for family in families:
+                if combos[family["code"]] and len(picked) < self.o.skus:
+                    picked.append(combos[family["code"]].pop())
+        picked.sort(key=lambda c: (c[0]["code"], c[1], c[3]))
+        self.products: list[_Product] = []
+        for seq, (family, item_no, item, variant_no, variant) in enumerate(picked, start=1):
+            price = Decimal(item["price"]) * Decimal(variant["price"])
+            # Shelf prices end in .90 above ten yuan, the way shops price them.
+            price = (price.quantize(Decimal("1")) - Decimal("0.10") if price > 10 else price.quantize(Decimal("0.1")))
+            price = price.quantize(CENT)
+            shelf_life = item.get("shelf_life_days")
+            prefix = prefixes[item["origin"]]
+            body = f"{prefix}{self.rng.randrange(10 ** (8 - len(prefix))):0{8 - len(prefix)}d}{seq:04d}"
+            sku = SKU(
+                code=f"XY-{family['code']}-{item_no:02d}{variant_no:02d}",
+                barcode=body + ean_check_digit(body),
+                name_zh=f"{item['zh']} {variant['zh']}",
+                name_en=f"{item['en']}, {variant['en']}",
+                unit=variant.get("unit") or item.get("unit") or "件",
+                weight_grams=int(item["weight_g"] * Decimal(variant["weight"])),
+                shelf_life_days=shelf_life,
+                batch_tracked=bool(shelf_life) or item.get("batch_tracked", False),
+                hs_code=item["hs_code"],
+                origin_country=item["origin"],
+            )
+            self.products.append(_Product(sku, family, price))
+        SKU.objects.bulk_create([p.sku for p in self.products], batch_size=BATCH)
+        for product in self.products:
+            product.sku.created_at = product.sku.updated_at = self.days_ago(150, 540)
+        SKU.objects.bulk_update([p.sku for p in self.products], ["created_at", "updated_at"], batch_size=BATCH)
+        self.shop_products = {
+            code: [p for p in self.products if self.shops[code].platform in p.family["channels"]]
+            for code in SHOP_CODES
+        }
+        # Consumers mostly buy the single tin, not the carton: weight their picks by 1/price.
+        self.consumer_weights = {
+            code: list(accumulate(1 / float(p.price) for p in products))
+            for code, products in self.shop_products.items()
+        }
+
+    def pick_products(self, shop_code: str, count: int, business: bool) -> list[_Product]:
+        products = self.shop_products[shop_code]
+        count = min(count, len(products))
+        if business:
+            return self.rng.sample(products, count)
+        cum, picked = self.consumer_weights[shop_code], []
+        while len(picked) < count:
+            product = products[bisect(cum, self.rng.random() * cum[-1])]
+            if product not in picked:
+                picked.append(product)
+        return picked
+
+    # -- customers -------------------------------------------------------------------------
+    def build_customers(self):
+        total = self.o.customers
+        b2b = max(1, round(total * 0.1))
+        douyin = max(1, round((total - b2b) * 0.6))
+        youzan = total - b2b - douyin
+        if youzan < 1:
+            douyin, youzan = douyin - 1, 1
+        plan = [("dy-xinyuan", douyin), ("yz-xinyuan", youzan), ("b2b-xinyuan", b2b)]
+        self.buyers: dict[str, list[_Buyer]] = {code: [] for code, _n in plan}
+        codes = set()
+        regions = self.geo["regions"]
+        for shop_code, count in plan:
+            platform = self.shops[shop_code].platform
+            for index in range(count):
+                business = platform == Platform.B2B
+                region = self.rng.choice(regions)
+                contact = self.person()
+                customer = Customer(
+                    kind=Customer.Kind.B2B if business else Customer.Kind.B2C,
+                    credit_score=self.rng.randint(40, 100),
+                )
+                if business:
+                    city = region["city"].removesuffix("市")
+                    customer.name = (f"{city}{self.rng.choice(self.names['company_trade_names'])}"
+                                     f"{self.rng.choice(self.names['company_industries'])}"
+                                     f"{self.rng.choice(self.names['company_suffixes'])}")
+                    customer.code = f"b2b{DEMO_CUSTOMER_MARK}KH{index + 1:04d}"
+                    customer.credit_limit = Decimal(self.rng.choice([20, 50, 80, 100, 200, 300, 500]) * 1000)
+                    customer.payment_terms_days = self.rng.choice([0, 30, 30, 45, 60, 90])
+                    customer.tier = (Customer.Tier.KEY_ACCOUNT if customer.credit_limit >= 300000
+                                     else Customer.Tier.GOLD if customer.credit_limit >= 100000
+                                     else Customer.Tier.SILVER)
+                    nickname = customer.name
+                else:
+                    customer.name = contact
+                    customer.tier = self.rng.choices(
+                        [Customer.Tier.STANDARD, Customer.Tier.SILVER, Customer.Tier.GOLD], [80, 15, 5]
+                    )[0]
+                    nickname = (self.rng.choice(self.names["nicknames"]) if self.rng.random() < 0.5
+                                else f"用户{self.rng.randrange(10**7, 10**8)}")
+                if self.rng.random() < (0.04 if business else 0.015):
+                    customer.is_blacklisted = True
+                    customer.blacklist_reason = self.rng.choice(self.ops["blacklist_reasons"])
+                    customer.credit_score = self.rng.randint(40, 55)
+                landline_share = 0.35 if business else 0.04
+                addresses = []
+                for n in range(1 if self.rng.random() < 0.65 else 2):
+                    where = region if n == 0 else self.rng.choice(regions)
+                    phone = (self.landline(where, business and self.rng.random() < 0.3)
+                             if self.rng.random() < landline_share else self.mobile())
+                    addresses.append(Address(
+                        customer=customer,
+                        receiver=contact if n == 0 or self.rng.random() < 0.5 else self.person(),
+                        phone=phone,
+                        province=where["province"], city=where["city"], district=where["district"],
+                        detail=self.street_address(where, business),
+                        postal_code=where["postal_code"],
+                    ))
+                self.rng.choice(addresses).is_default = True
+                customer.phone = next(a.phone for a in addresses if a.is_default)
+                if not business:
+                    identity = (f"tel:{customer.phone}" if platform == Platform.YOUZAN
+                                else f"{self.rng.randrange(10**11, 10**12)}")
+                    customer.code = f"{platform}{DEMO_CUSTOMER_MARK}{identity}"
+                    while customer.code in codes:
+                        customer.code += "x"
+                codes.add(customer.code)
+                self.buyers[shop_code].append(_Buyer(
+                    customer=customer, addresses=addresses, nickname=nickname, shop=shop_code,
+                    credit=business and customer.payment_terms_days > 0,
+                    discount=Decimal(self.rng.randint(78, 95)) / 100 if business else Decimal(1),
+                ))
+        all_buyers = [b for code, _n in plan for b in self.buyers[code]]
+        Customer.objects.bulk_create([b.customer for b in all_buyers], batch_size=BATCH)
+        Address.objects.bulk_create([a for b in all_buyers for a in b.addresses], batch_size=BATCH)
+        self.all_buyers = all_buyers
+        # A few loyal buyers place most of the orders, as on any shop.
+        self.buyer_weights = {
+            code: list(accumulate(self.rng.paretovariate(1.2) for _b in buyers)) for code, buyers in self.buyers.items()
+        }
+
+    # -- orders ----------------------------------------------------------------------------
+    def allocate_statuses(self) -> list[str]:
+        total = self.o.orders
+        shares = {str(k): v for k, v in STATUS_SHARES.items()}
+        whole = sum(shares.values())
+        raw = {k: total * v / whole for k, v in shares.items()}
+        counts = {k: int(v) for k, v in raw.items()}
+        if total >= len(counts):
+            counts = {k: max(1, c) for k, c in counts.items()}
+        leftover = total - sum(counts.values())
+        for k in sorted(raw, key=lambda k: raw[k] - int(raw[k]), reverse=True):
+            if leftover <= 0:
+                break
+            counts[k] += 1
+            leftover -= 1
+        while leftover < 0:
+            biggest = max(counts, key=counts.get)
+            counts[biggest] -= 1
+            leftover += 1
+        statuses = [k for k in shares for _i in range(counts[k])]
+        self.rng.shuffle(statuses)
+        return statuses
+
+    def pick_path(self, status: str, credit: bool) -> tuple[str, ...]:
+        paths, cum = PATHS[status]
+        path = paths[bisect(cum, self.rng.random() * cum[-1])]
+        return credit_variant(path) if credit and self.rng.random() < 0.75 else path
+
+    def build_lines(self, order, buyer, shop_code) -> list[OrderLine]:
+        business = buyer.customer.kind == Customer.Kind.B2B
+        count = self.rng.choices([1, 2, 3, 4], [30, 30, 25, 15] if business else [55, 25, 13, 7])[0]
+        lines = []
+        for line_no, product in enumerate(self.pick_products(shop_code, count, business), start=1):
+            if business:
+                low, high = product.family["b2b_quantity"]
+                quantity = self.rng.randint(low, high)
+                quantity = quantity - quantity % 5 if quantity > 10 else quantity
+                unit_price = (product.price * buyer.discount).quantize(CENT)
+                # Distributors buy to a budget: cartons of toner come by the dozen, not by the hundred.
+                budget = self.rng.choice([2000, 5000, 8000, 15000])
+                quantity = max(1, min(quantity, int(budget / unit_price)))
+            else:
+                quantity = 1 if product.price > 300 else self.rng.choices([1, 2, 3, 4, 5, 6], [70, 15, 7, 3, 3, 2])[0]
+                on_sale = self.rng.random() < 0.15
+                unit_price = (product.price * Decimal("0.9")).quantize(CENT) if on_sale else product.price
+            gross = quantity * unit_price
+            discount = ZERO
+            if business and self.rng.random() < 0.08:
+                discount = (gross * Decimal("0.02")).quantize(CENT)
+            elif not business and self.rng.random() < 0.12:
+                discount = min(Decimal(self.rng.choice([3, 5, 10, 20])), (gross * Decimal("0.3")).quantize(CENT))
+            lines.append(OrderLine(
+                order=order, line_no=line_no, sku=product.sku, name=product.sku.name_zh,
+                quantity=quantity, unit_price=unit_price, discount=discount, line_total=gross - discount,
+            ))
+        return lines
+
+    def actor(self, name, source, order, shop_code, credit):
+        """(user or None, label) of who would have made this move, within their scope."""
+        token = (None, f"token:{shop_code}:demo")
+        system = (None, SYSTEM_LABEL)
+        agent_serves = self.shop_specs[shop_code].served_by_agent
+        hz1 = order.warehouse.code == "HZ1"
+
+        def user(role):
+            return self.users[role], role
+
+        roll = self.rng.random()
+        if name == "pay":
+            return token
+        if name == "confirm":
+            return user(roles.FINANCE if roll < 0.6 else roles.CS_LEAD)
+        if name in ("pass_review", "require_approval"):
+            return system if roll < 0.7 else user(roles.CS_LEAD)
+        if name in ("approve", "reject"):
+            return user(roles.MANAGER)
+        if name in ("start_picking", "finish_picking", "pack", "ship", "return_to_ready"):
+            return user(roles.WAREHOUSE_CLERK if hz1 and roll < 0.85 else roles.WAREHOUSE_LEAD)
+        if name == "request_intercept":
+            return user(roles.CS_AGENT if agent_serves and roll < 0.8 else roles.CS_LEAD)
+        if name in ("intercept_succeeded", "intercept_failed"):
+            return user(roles.WAREHOUSE_LEAD)
+        if name == "cancel":
+            if source == S.PENDING_PAYMENT:
+                return token if roll < 0.7 else system
+            if source in (S.PICKING, S.PICKED, S.PACKED):
+                return user(roles.CS_LEAD)
+            if source == S.PENDING_REVIEW and not credit and roll < 0.5:
+                return token
+            return user(roles.CS_AGENT if agent_serves and roll < 0.8 else roles.CS_LEAD)
+        return system  # expire, carrier tracking, completion
+
+    def transition_payload(self, name, source, order, paid_amount):
+        reasons = self.ops["reasons"]
+        if name == "pay":
+            return {"amount": str(paid_amount)}
+        if name == "ship":
+            carrier = self.rng.choice(self.ops["carriers"])
+            digits = carrier["digits"] - (len(carrier["prefix"]) if carrier["prefix"].isdigit() else 0)
+            tracking = carrier["prefix"] + f"{self.rng.randrange(10**digits):0{digits}d}"
+            return {"carrier": carrier["name"], "carrier_code": carrier["code"], "tracking_no": tracking}
+        key = {
+            "reject": "reject", "expire": "expire", "refuse": "refuse",
+            "request_intercept": "intercept", "intercept_failed": "intercept_failed",
+        }.get(name)
+        if name == "cancel":
+            key = ("cancel_unpaid" if source == S.PENDING_PAYMENT
+                   else "cancel_late" if source in (S.PICKING, S.PICKED, S.PACKED) else "cancel_paid")
+        return {"reason": self.rng.choice(reasons[key])} if key else {}
+
+    def hold_type(self, status, buyer, lines, after_short_pick) -> str:
+        if buyer.customer.is_blacklisted:
+            return HoldType.BLACKLISTED
+        if after_short_pick and status == S.READY:
+            return HoldType.SHORT_PICK
+        options = [HoldType.OUT_OF_STOCK, HoldType.OUT_OF_STOCK, HoldType.BUYER_REQUEST, HoldType.MANUAL]
+        if status == S.PENDING_REVIEW:
+            options += [HoldType.ADDRESS_UNRESOLVED, HoldType.PRICE_MISMATCH]
+            if len(buyer.addresses) > 1:
+                options.append(HoldType.MULTIPLE_ADDRESSES)
+            if buyer.customer.credit_limit > 0:
+                options += [HoldType.OVER_CREDIT_LIMIT] * 3
+            if buyer.customer.kind == Customer.Kind.B2B and any(l.sku.origin_country != "CN" for l in lines):
+                options.append(HoldType.MISSING_CUSTOMS_DATA)
+        if any(l.sku.shelf_life_days for l in lines):
+            options.append(HoldType.EXPIRY_CONFLICT)
+        return self.rng.choice(options)
+
+    def add_hold(self, order, buyer, lines, status, hold_type, opened_at, released_at=None):
+        customer = buyer.customer
+        line = self.rng.choice(lines)
+        owner = HOLD_OWNERS[hold_type]
+        fields = {
+            "sku": f"{line.sku.name_zh}（{line.sku.code}）", "need": line.quantity, "unit": line.sku.unit,
+            "available": self.rng.randint(0, max(0, line.quantity - 1)), "days": self.rng.choice([90, 120, 180]),
+            "detail": order.address_detail, "reason": customer.blacklist_reason or "信用风险",
+            "receivable": f"{customer.credit_limit + order.grand_total:.2f}", "limit": f"{customer.credit_limit:.2f}",
+            "price": f"{line.unit_price:.2f}", "country": line.sku.origin_country,
+        }
+        reason = self.rng.choice(self.ops["hold_reasons"][hold_type]).format(**fields)
+        automatic = hold_type not in MANUAL_HOLDS
+        if automatic:
+            opener, opener_label = None, SYSTEM_LABEL
+        else:
+            role = (roles.WAREHOUSE_LEAD if hold_type == HoldType.SHORT_PICK
+                    else roles.CS_AGENT if self.shop_specs[buyer.shop].served_by_agent else roles.CS_LEAD)
+            opener, opener_label = self.users[role], role
+        hold = OrderHold(
+            order=order, type=hold_type, reason=reason, owner_role=owner,
+            details={"sku": line.sku.code, "status": status}, is_automatic=automatic,
+            opened_at=opened_at, opened_by=opener,
+        )
+        opened = OrderEvent(
+            order=order, type=OrderEvent.Type.HOLD_OPENED, name=hold_type, actor=opener,
+            actor_label=opener_label, payload={"reason": reason, "automatic": automatic}, created_at=opened_at,
+        )
+        self.holds.append(hold)
+        self.hold_events.append((opened, hold))
+        events = [opened]
+        if released_at is not None:
+            releaser_role = HOLD_RELEASERS[owner]
+            forced = self.rng.random() < 0.2
+            resolution = (self.ops["forced_release"] if forced
+                          else self.rng.choice(self.ops["hold_resolutions"][hold_type]))
+            hold.released_at, hold.released_by, hold.resolution = released_at, self.users[releaser_role], resolution
+            released = OrderEvent(
+                order=order, type=OrderEvent.Type.HOLD_RELEASED, name=hold_type,
+                actor=self.users[releaser_role], actor_label=releaser_role, is_intervention=forced,
+                payload={"resolution": resolution}, created_at=released_at,
+            )
+            self.hold_events.append((released, hold))
+            events.append(released)
+        return events
+
+    def money(self, order, lines, buyer, shop_code):
+        business = buyer.customer.kind == Customer.Kind.B2B
+        goods = sum((line.line_total for line in lines), ZERO)
+        if business:
+            shipping = Decimal(self.rng.choice([30, 50, 80])) if goods < 2000 else ZERO
+            discount = goods % 10 if goods > 100 and self.rng.random() < 0.2 else ZERO  # rounding off the odd yuan
+        else:
+            shipping = ZERO if self.rng.random() < 0.85 else Decimal(self.rng.choice([6, 8, 10, 12, 15]))
+            discount = ZERO
+            if self.rng.random() < 0.35:
+                discount = next((amount for threshold, amount in COUPONS if goods >= threshold), ZERO)
+        order.goods_total = goods
+        order.shipping_fee = shipping.quantize(CENT)
+        order.discount_total = discount.quantize(CENT)
+        order.grand_total = order.goods_total + order.shipping_fee - order.discount_total
+
+    def build_orders(self):
+        statuses = self.allocate_statuses()
+        shop_cum = list(accumulate(spec.share for spec in SHOPS))
+        south = set(self.geo["south_provinces"])
+        used_numbers = set()
+        remarks = self.remarks
+        self.orders = []
+        for final in statuses:
+            spec = SHOPS[bisect(shop_cum, self.rng.random() * shop_cum[-1])]
+            shop = self.shops[spec.code]
+            buyers = self.buyers[spec.code]
+            buyer = buyers[bisect(self.buyer_weights[spec.code], self.rng.random() * self.buyer_weights[spec.code][-1])]
+            business = buyer.customer.kind == Customer.Kind.B2B
+            address = (next(a for a in buyer.addresses if a.is_default) if self.rng.random() < 0.8
+                       else self.rng.choice(buyer.addresses))
+            if address.province in south:
+                warehouse = self.warehouses["GZ2"] if self.rng.random() < 0.7 else shop.default_warehouse
+            else:
+                warehouse = self.warehouses["HZ1"] if self.rng.random() < 0.5 else shop.default_warehouse
+            path = self.pick_path(final, buyer.credit)
+            hops = walk(path)
+
+            # Time line: step delays first, then slide it so it ends where the status says.
+            delays = [self.minutes(*STEP_MINUTES_FROM.get((n, src), STEP_MINUTES[n])) for n, src, _t in hops]
+            span = sum(delays, timedelta())
+            if final in TERMINAL_STATUSES:
+                room = max(3600, int((timedelta(days=HISTORY_DAYS) - span).total_seconds()))
+                tail = timedelta(seconds=self.rng.randint(3600, room))
+            else:
+                tail = self.minutes(*DWELL_MINUTES[final])
+            placed_at = (self.anchor - tail - span).replace(microsecond=0)
+            times = [placed_at + d for d in accumulate(delays)]
+
+            order = Order(
+                shop=shop, platform=shop.platform, customer=buyer.customer, buyer_nickname=buyer.nickname,
+                warehouse=warehouse, status=final, status_changed_at=times[-1] if times else placed_at,
+                receiver_name=address.receiver, receiver_phone=address.phone,
+                phone_tail=phone_tail(address.phone), province=address.province, city=address.city,
+                district=address.district, address_detail=address.detail, postal_code=address.postal_code,
+                placed_at=placed_at,
+            )
+            lines = self.build_lines(order, buyer, spec.code)
+            self.money(order, lines, buyer, spec.code)
+            names = [n for n, _s, _t in hops]
+            if "pay" in names:
+                order.paid_at = times[names.index("pay")]
+                order.payment_status, order.paid_amount = PaymentStatus.PAID, order.grand_total
+                # Presale deposits: a few, and at least one so the demo shows the case.
+                wants_deposit = self.rng.random() < 0.15 or not self.deposits
+                if final == S.PENDING_REVIEW and wants_deposit and order.grand_total >= 10:
+                    self.deposits += 1
+                    order.payment_status = PaymentStatus.DEPOSIT_PAID
+                    share = self.rng.choice([20, 25, 30])
+                    order.paid_amount = (order.grand_total * share / 100).quantize(Decimal("1")).quantize(CENT)
+            intercepts = [src for n, src, _t in hops if n == "request_intercept"]
+            order.status_before_intercept = intercepts[-1] if intercepts else ""
+            if business:
+                order.buyer_remark = self.rng.choice(remarks["b2b_buyer_remarks"]) if self.rng.random() < 0.4 else ""
+            else:
+                order.buyer_remark = self.rng.choice(remarks["buyer_remarks"]) if self.rng.random() < 0.3 else ""
+            order.seller_remark = self.rng.choice(remarks["seller_remarks"]) if self.rng.random() < 0.1 else ""
+            if shop.platform == Platform.DOUYIN:
+                number = f"dy_{self.rng.randint(4, 6)}{self.rng.randrange(10**18):018d}"
+            elif shop.platform == Platform.YOUZAN:
+                number = f"yz_E{placed_at.astimezone(DEMO_TZ):%Y%m%d%H%M%S}{self.rng.randrange(10**8):08d}"
+            else:
+                number = ""  # B2B numbers count per day, so they are given once all orders are placed
+            while number and number in used_numbers:
+                number += str(self.rng.randint(0, 9))
+            used_numbers.add(number)
+            order.external_id = number
+
+            created_actor = (None, f"token:{spec.code}:demo")
+            channel = "api"
+            if business and self.rng.random() < 0.3:
+                created_actor, channel = (self.users[roles.CS_LEAD], roles.CS_LEAD), "manual"
+            events = [OrderEvent(
+                order=order, type=OrderEvent.Type.CREATED, to_status=S.PENDING_PAYMENT,
+                actor=created_actor[0], actor_label=created_actor[1],
+                payload={"channel": channel, "platform": shop.platform}, created_at=placed_at,
+            )]
+            released_once = False
+            for index, ((name, source, target), at) in enumerate(zip(hops, times)):
+                user, label = self.actor(name, source, order, spec.code, buyer.credit)
+                payload = self.transition_payload(name, source, order, order.paid_amount)
+                intervention = source in (S.PICKING, S.PICKED, S.PACKED) and name == "cancel"
+                if not intervention and name in ("approve", "return_to_ready", "pass_review"):
+                    intervention = self.rng.random() < {"approve": 0.1, "return_to_ready": 0.2}.get(name, 0.01)
+                    if intervention and name == "pass_review":
+                        user, label = self.users[roles.CS_LEAD], roles.CS_LEAD
+                if intervention:
+                    payload.setdefault("reason", self.rng.choice(self.ops["reasons"]["intervention"]))
+                events.append(OrderEvent(
+                    order=order, type=OrderEvent.Type.TRANSITION, name=name, from_status=source,
+                    to_status=target, actor=user, actor_label=label, payload=payload,
+                    is_intervention=intervention, created_at=at,
+                ))
+                # A hold that was opened and cleared while the order waited here.
+                following = hops[index + 1][0] if index + 1 < len(hops) else None
+                if (target in (S.PENDING_REVIEW, S.READY) and following in HOLD_BLOCKED_TRANSITIONS
+                        and not released_once and self.rng.random() < 0.015):
+                    released_once = True
+                    gap = times[index + 1] - at
+                    kind = self.hold_type(target, buyer, lines, source == S.PICKING)
+                    events += self.add_hold(order, buyer, lines, target, kind, (at + gap * 0.2).replace(microsecond=0),
+                                            (at + gap * 0.8).replace(microsecond=0))
+            if final in (S.PENDING_REVIEW, S.READY):
+                chance = 0.35 if final == S.PENDING_REVIEW else 0.25
+                after_short_pick = bool(hops) and hops[-1][0] == "return_to_ready"
+                if buyer.customer.is_blacklisted or after_short_pick or self.rng.random() < chance:
+                    last = order.status_changed_at
+                    kinds = [self.hold_type(final, buyer, lines, after_short_pick)]
+                    if self.rng.random() < 0.1:
+                        kinds.append(self.rng.choice([HoldType.BUYER_REQUEST, HoldType.MANUAL, HoldType.OUT_OF_STOCK]))
+                    for kind in dict.fromkeys(kinds):  # one open hold per type
+                        opened_at = (last + (self.anchor - last) * self.rng.uniform(0.05, 0.6)).replace(microsecond=0)
+                        events += self.add_hold(order, buyer, lines, final, kind, opened_at)
+            events.sort(key=lambda e: e.created_at)
+            self.events += events
+            self.lines += lines
+            buyer.orders.append(order)
+            self.orders.append(order)
+
+        # B2B order numbers run per day in the order they were placed.
+        per_day: dict[str, int] = {}
+        for order in sorted((o for o in self.orders if not o.external_id), key=lambda o: o.placed_at):
+            day = f"{order.placed_at.astimezone(DEMO_TZ):%Y%m%d}"
+            per_day[day] = per_day.get(day, 0) + 1
+            order.external_id = f"B2B-{day}-{per_day[day]:04d}"
+        for order in self.orders:
+            if not order.shop.accepts_order_number(order.external_id):
+                raise DemoError(f"order number {order.external_id} does not fit shop {order.shop.code}")
+
+    def save_orders(self):
+        Order.objects.bulk_create(self.orders, batch_size=BATCH)
+        OrderLine.objects.bulk_create(self.lines, batch_size=BATCH)
+        OrderHold.objects.bulk_create(self.holds, batch_size=BATCH)
+        for event, hold in self.hold_events:
+            event.payload["hold_id"] = hold.pk
+        OrderEvent.objects.bulk_create(self.events, batch_size=BATCH)
+        # auto_now_add stamped "now"; the story says when these rows came to be.
+        Order.objects.filter(shop__in=self.shops.values()).update(
+            created_at=F("placed_at"), updated_at=F("status_changed_at")
+        )
+        for buyer in self.all_buyers:
+            first = min((o.placed_at for o in buyer.orders), default=None)
+            since = (first - timedelta(days=self.rng.randint(0, 60), minutes=self.rng.randint(1, 600))
+                     if first else self.days_ago(5, 200))
+            buyer.customer.created_at = buyer.customer.updated_at = since
+            for address in buyer.addresses:
+                address.created_at = address.updated_at = since
+        Customer.objects.bulk_update([b.customer for b in self.all_buyers], ["created_at", "updated_at"],
+                                     batch_size=BATCH)
+        Address.objects.bulk_update([a for b in self.all_buyers for a in b.addresses],
+                                    ["created_at", "updated_at"], batch_size=BATCH)
+
+    def build(self) -> DemoResult:
+        self.build_users()
+        self.build_places()
+        self.build_scopes()
+        tokens = self.build_tokens()
+        self.build_skus()
+        self.build_customers()
+        self.build_orders()
+        self.save_orders()
+        counts = {
+            "warehouses": len(self.warehouses), "shops": len(self.shops), "skus": len(self.products),
+            "customers": len(self.all_buyers), "addresses": sum(len(b.addresses) for b in self.all_buyers),
+            "orders": len(self.orders), "lines": len(self.lines), "events": len(self.events),
+            "holds": len(self.holds), "open holds": sum(1 for h in self.holds if h.released_at is None),
+        }
+        return DemoResult(counts=counts, tokens=tokens)
+
+
+def ean_check_digit(body: str) -> str:
+    """The EAN-13 check digit of 12 digits: weights 1 and 3 alternate from the left."""
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return str((10 - total % 10) % 10)
+
+
+def seed_demo(options: DemoOptions, *, reset: bool = False) -> DemoResult | None:
+    """Build the demo in one transaction; None if it is already there and no reset was asked."""
+    with transaction.atomic():
+        if demo_present() and not reset:
+            return None
+        # Also clears leftovers of a demo whose shops were deleted by hand.
+        reset_demo()
+        return DemoBuilder(options).build()
