@@ -100,8 +100,19 @@ class OrderAdmin(admin.ModelAdmin):
         # The admin is a page like any other: staff see only the orders of their scope.
         return selectors.orders_visible_to(request.user)
 
+    fieldsets = [
+        (None, {"fields": [("external_id", "shop", "platform"), ("status", "status_changed_at"),
+                           ("payment_status", "paid_at"), ("customer", "buyer_nickname", "warehouse"), "placed_at"]}),
+        (_("Shipping address"), {"fields": [("receiver_name", "receiver_phone"), ("province", "city", "district"),
+                                            ("address_detail", "postal_code")]}),
+        (_("Amounts"), {"fields": [("goods_total", "shipping_fee", "discount_total"),
+                                   ("grand_total", "paid_amount", "currency")]}),
+        (_("Remarks"), {"fields": ["buyer_remark", "seller_remark"]}),
+    ]
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Order._meta.fields] + ["status"]
+        return [name for fieldset in self.fieldsets for row in fieldset[1]["fields"]
+                for name in (row if isinstance(row, tuple) else (row,))]
 
     def has_add_permission(self, request):
         return False
