@@ -1,5 +1,6 @@
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.factories import make_token, make_user
@@ -21,6 +22,12 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_report_header(config):
     return f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Login-failure counters live in the cache; no test may inherit another's."""
+    cache.clear()
 
 
 @pytest.fixture
