@@ -210,14 +210,18 @@ class OrderDetailOut(OrderListOut):
         return self.personal(order.address_detail, mask_detail)
 
 
-class IntakeOut(OrderDetailOut):
-    replayed = serializers.SerializerMethodField()
+class IntakeOut(serializers.Serializer):
+    """The acknowledgement of an intake: what a platform integration stores. The full order is at
+    its detail URL; answering with just this keeps intake at one write path and no re-read."""
 
-    class Meta(OrderDetailOut.Meta):
-        fields = OrderDetailOut.Meta.fields + ["replayed"]
-
-    def get_replayed(self, order) -> bool:
-        return self.context.get("replayed", False)
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    shop = serializers.CharField(source="shop.code")
+    status = serializers.CharField()
+    payment_status = serializers.CharField()
+    grand_total = serializers.DecimalField(**MONEY)
+    placed_at = serializers.DateTimeField()
+    replayed = serializers.BooleanField()
 
 
 class TransitionIn(serializers.Serializer):
@@ -272,11 +276,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         context["personal_data_visible"] = selectors.can_view_personal_data(self.request.user)
         return context
 
-    def _detail_response(self, order_id, *, status_code=status.HTTP_200_OK, **context):
+    def _detail_response(self, order_id):
         order = selectors.order_detail(actor=self.request.user, order_id=order_id)
-        serializer_class = IntakeOut if "replayed" in context else OrderDetailOut
-        data = serializer_class(order, context={**self.get_serializer_context(), **context}).data
-        return Response(data, status=status_code)
+        return Response(OrderDetailOut(order, context=self.get_serializer_context()).data)
 
     @extend_schema(responses={200: OrderDetailOut, 404: ERROR})
     def retrieve(self, request, pk=None):
@@ -298,11 +300,10 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         intake.is_valid(raise_exception=True)
         result = services.order_create(shop=shop, data=intake.validated_data, actor=request.user,
                                        raw_payload=request.data)
-        response = self._detail_response(
-            result.order.pk,
-            status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
-            replayed=not result.created,
-        )
+        order = result.order
+        order.replayed = not result.created
+        response = Response(IntakeOut(order).data,
+                            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
         if result.payload_differs:
             response["X-Orderhub-Replay-Differs"] = "true"
         return response

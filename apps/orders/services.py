@@ -37,9 +37,15 @@ HOLD_BLOCKED_TRANSITIONS = frozenset(
 )
 
 
-def _record_event(order, *, type, actor, name="", from_status="", to_status="", payload=None,
-                  is_intervention=False, at=None) -> OrderEvent:
-    return OrderEvent.objects.create(
+def _record_event(order, **kwargs) -> OrderEvent:
+    event = _new_event(order, **kwargs)
+    event.save(force_insert=True)
+    return event
+
+
+def _new_event(order, *, type, actor, name="", from_status="", to_status="", payload=None,
+               is_intervention=False, at=None) -> OrderEvent:
+    return OrderEvent(
         order=order,
         type=type,
         name=name,
@@ -192,14 +198,12 @@ def _resolve_customer(shop, data) -> Customer:
 def order_create(*, shop, data: dict, actor, raw_payload=None) -> IntakeResult:
     """Create an order with its lines from validated intake data, once per (shop, external_id).
 
-    A replay returns the existing order untouched. Two identical requests racing each other both
-    get the same order: the loser's insert hits the unique constraint, rolls back its savepoint
-    and reads the winner's row.
+    The unique constraint on (shop, external_id) is the only check: a replay, or the loser of two
+    identical requests racing each other, fails its INSERT, rolls back its savepoint (customer
+    included) and reads the existing row. Looking first would cost every new order a query to
+    save a replay one.
     """
     digest = intake_digest(raw_payload if raw_payload is not None else data)
-    existing = _existing(shop, data["external_id"], digest)
-    if existing:
-        return existing
     try:
         with transaction.atomic():
             order = _insert_order(shop=shop, data=data, actor=actor, digest=digest)
@@ -216,7 +220,7 @@ def _insert_order(*, shop, data, actor, digest) -> Order:
     address = data["address"]
     lines = data["lines"]
     goods_total = sum((line["line_total"] for line in lines), ZERO)
-    order = Order.objects.create(
+    order = Order(
         shop=shop,
         external_id=data["external_id"],
         platform=recognise_platform(data["external_id"], prefer=shop.platform) or shop.platform,
@@ -241,6 +245,22 @@ def _insert_order(*, shop, data, actor, digest) -> Order:
         placed_at=data.get("placed_at") or now,
         intake_digest=digest,
     )
+    events = [_new_event(order, type=OrderEvent.Type.CREATED, to_status=order.status, actor=actor, at=now,
+                         payload={"channel": "api", "platform": order.platform})]
+    if data.get("paid_at"):
+        # An order that arrives paid takes its pay transition before its first INSERT: a new row
+        # has no holds and nobody else can see it, so only the permission is left to check.
+        if not actor_has_perm(actor, TRANSITION_PERMISSIONS["pay"]):
+            raise TransitionForbidden(details={"transition": "pay", "permission": TRANSITION_PERMISSIONS["pay"]})
+        changes = _payment_changes(order, amount=data.get("paid_amount"), paid_at=data["paid_at"])
+        from_status = order.status
+        order.pay()
+        for field, value in changes.items():
+            setattr(order, field, value)
+        events.append(_new_event(order, type=OrderEvent.Type.TRANSITION, name="pay", from_status=from_status,
+                                 to_status=order.status, actor=actor, at=now,
+                                 payload={"amount": str(changes["paid_amount"])}))
+    order.save(force_insert=True)
     OrderLine.objects.bulk_create(
         OrderLine(
             order=order,
@@ -254,11 +274,5 @@ def _insert_order(*, shop, data, actor, digest) -> Order:
         )
         for index, line in enumerate(lines, start=1)
     )
-    _record_event(order, type=OrderEvent.Type.CREATED, to_status=order.status, actor=actor, at=now,
-                  payload={"channel": "api", "platform": order.platform})
-    if data.get("paid_at"):
-        changes = _payment_changes(order, amount=data.get("paid_amount"), paid_at=data["paid_at"])
-        _apply_transition(order, name="pay", actor=actor, changes=changes,
-                          payload={"amount": str(changes["paid_amount"])})
+    OrderEvent.objects.bulk_create(events)
     return order
-

@@ -263,3 +263,30 @@ def test_error_messages_follow_the_language(client, skus):
     assert chinese["code"] == english["code"] == "validation_failed"
     assert chinese["details"]["grand_total"][0]["message"].startswith("应付金额")
     assert english["details"]["grand_total"][0]["message"].startswith("Amount payable")
+
+
+def test_intake_answers_with_a_compact_acknowledgement(client, skus, shop):
+    body = client.post(URL, payload(paid_at="2026-11-20T09:16:00+08:00"), format="json").json()
+    assert body == {"id": Order.objects.get().pk, "external_id": "dy_4829301177", "shop": shop.code,
+                    "status": "pending_review", "payment_status": "paid", "grand_total": "59.65",
+                    "placed_at": "2026-11-20T09:15:00+08:00", "replayed": False}
+
+
+def test_staff_without_payment_permission_cannot_post_a_paid_order(user_client, shop, skus):
+    agent = user_client("cs_agent", shops=[shop])
+    response = agent.post(URL, payload(shop=shop.code, paid_at="2026-11-20T09:16:00+08:00"), format="json")
+    assert response.status_code == 403 and response.json()["code"] == "transition_forbidden"
+    assert counts() == (0, 0, 0, 0)
+
+
+def test_intake_query_count_is_fixed(client, skus):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.post(URL, payload(external_id="dy_0000000001"), format="json")  # the buyer now exists
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(URL, payload(external_id="dy_0000000002", paid_at="2026-11-20T09:16:00+08:00"),
+                               format="json")
+    assert response.status_code == 201
+    # token, SKUs, replay check, customer, order, lines, events (+ savepoint/transaction bookkeeping)
+    assert len(queries) <= 10, [q["sql"] for q in queries]
