@@ -54,7 +54,7 @@ class ShopTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header."))
         raw = header[1].decode("latin-1")
         token = (
-            ShopApiToken.objects.select_related("shop__default_warehouse")
+            ShopApiToken.objects.select_related("shop")
             .filter(key_hash=hash_token(raw), revoked_at__isnull=True, shop__is_active=True)
             .first()
         )

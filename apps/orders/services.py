@@ -178,21 +178,25 @@ def _existing(shop, external_id, digest):
     return IntakeResult(order=order, created=False, payload_differs=order.intake_digest != digest)
 
 
-def _resolve_customer(shop, data) -> Customer:
+def _resolve_customer_id(shop, data) -> int:
+    """The B2B customer named in the payload, or the platform buyer, created on first sight.
+
+    One upsert statement either way (ON CONFLICT on the unique code); an existing buyer's name
+    and phone are left as they are.
+    """
     if data.get("customer"):
-        return data["customer"]
+        return data["customer"].pk
     buyer = data.get("buyer") or {}
     address = data["address"]
     identity = buyer.get("id") or f"tel:{address['phone']}"
-    customer, _created = Customer.objects.get_or_create(
+    customer = Customer(
         code=f"{shop.platform}:{identity}"[:64],
-        defaults={
-            "name": buyer.get("nickname") or address["receiver"],
-            "kind": Customer.Kind.B2C,
-            "phone": address["phone"],
-        },
+        name=buyer.get("nickname") or address["receiver"],
+        kind=Customer.Kind.B2C,
+        phone=address["phone"],
     )
-    return customer
+    Customer.objects.bulk_create([customer], update_conflicts=True, unique_fields=["code"], update_fields=["code"])
+    return customer.pk
 
 
 def order_create(*, shop, data: dict, actor, raw_payload=None) -> IntakeResult:
@@ -224,9 +228,9 @@ def _insert_order(*, shop, data, actor, digest) -> Order:
         shop=shop,
         external_id=data["external_id"],
         platform=recognise_platform(data["external_id"], prefer=shop.platform) or shop.platform,
-        customer=_resolve_customer(shop, data),
+        customer_id=_resolve_customer_id(shop, data),
         buyer_nickname=(data.get("buyer") or {}).get("nickname", ""),
-        warehouse=shop.default_warehouse,
+        warehouse_id=shop.default_warehouse_id,
         status_changed_at=now,
         receiver_name=address["receiver"],
         receiver_phone=address["phone"],

@@ -290,3 +290,13 @@ def test_intake_query_count_is_fixed(client, skus):
     assert response.status_code == 201
     # token, SKUs, replay check, customer, order, lines, events (+ savepoint/transaction bookkeeping)
     assert len(queries) <= 10, [q["sql"] for q in queries]
+
+
+def test_a_returning_buyer_is_the_same_customer_and_keeps_their_record(client, skus):
+    client.post(URL, payload(external_id="dy_0000000011"), format="json")
+    renamed = payload(external_id="dy_0000000012", buyer={"id": "u88231", "nickname": "改名了"})
+    client.post(URL, renamed, format="json")
+
+    first, second = Order.objects.order_by("id")
+    assert first.customer_id == second.customer_id
+    assert Customer.objects.get().name == "喵星人"
