@@ -98,3 +98,27 @@ def make_token(shop, *, revoked=False) -> str:
     ShopApiToken.objects.create(shop=shop, name="test", prefix=prefix, key_hash=key_hash,
                                 revoked_at=timezone.now() if revoked else None)
     return raw
+
+
+def stock_up(warehouse, *skus, quantity=100, lot=None, expires_on=None, manufactured_on=None):
+    """Receive stock through the real service (so the ledger stays consistent)."""
+    from apps.inventory.services import stock_receive
+
+    return [stock_receive(warehouse_id=warehouse.pk, sku_id=sku.pk, quantity=quantity, actor=None,
+                          lot_number=lot or "", expires_on=expires_on, manufactured_on=manufactured_on)
+            for sku in skus]
+
+
+def reserve_fully(order, *, quantity=100):
+    """Stock the order's warehouse and reserve every line, as intake would have."""
+    from apps.inventory.services import reserve_for_order
+
+    for line in order.lines.select_related("sku"):
+        stock_up(order.warehouse, line.sku, quantity=quantity)
+    status = order.status
+    Order.objects.filter(pk=order.pk).update(status="ready")
+    order.refresh_from_db()
+    result = reserve_for_order(order, actor=None, on_shortfall="raise")
+    Order.objects.filter(pk=order.pk).update(status=status)
+    order.refresh_from_db()
+    return result

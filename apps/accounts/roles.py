@@ -30,7 +30,11 @@ _READ_ORDERS = {
     "orders.view_orderhold",
     "catalog.view_sku",
     "inventory.view_warehouse",
+    "inventory.view_stocklevel",
+    "inventory.view_batch",
+    "inventory.view_stockalert",
 }
+_STOCK_LEDGER = {"inventory.view_stockmove", "inventory.view_reservation"}
 _READ_CUSTOMERS = {"customers.view_customer", "customers.view_address"}
 
 ROLE_PERMISSIONS: dict[str, set[str]] = {
@@ -39,7 +43,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     | {"orders.add_order", "orders.cancel_order", "orders.intercept_order", "orders.add_orderhold"},
     # Clerks open short-pick holds; finance opens and settles credit holds.
     WAREHOUSE_CLERK: _READ_ORDERS
-    | {"orders.pick_order", "orders.pack_order", "orders.ship_order", "orders.add_orderhold"},
+    | _STOCK_LEDGER
+    | {"orders.pick_order", "orders.pack_order", "orders.ship_order", "orders.add_orderhold",
+       "inventory.receive_stock"},
     FINANCE: _READ_ORDERS
     | _READ_CUSTOMERS
     | {"orders.pay_order", "customers.change_customer", "orders.view_personal_data", "orders.add_orderhold",
@@ -54,6 +60,9 @@ ROLE_PERMISSIONS[CS_LEAD] = ROLE_PERMISSIONS[CS_AGENT] | {
     "customers.change_address",
 }
 ROLE_PERMISSIONS[WAREHOUSE_LEAD] = ROLE_PERMISSIONS[WAREHOUSE_CLERK] | {
+    "inventory.adjust_stock",
+    "inventory.transfer_stock",
+    "inventory.quarantine_stock",
     "orders.track_order",
     "orders.add_orderhold",
     "orders.change_orderhold",

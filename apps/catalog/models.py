@@ -17,6 +17,15 @@ class SKU(TimeStampedModel):
     hs_code = models.CharField(_("HS code"), max_length=16, blank=True)
     origin_country = models.CharField(_("country of origin"), max_length=2, default="CN")
     is_active = models.BooleanField(_("active"), default=True)
+    min_remaining_shelf_life_days = models.PositiveIntegerField(
+        _("minimum remaining shelf life at shipment (days)"), default=0,
+        help_text=_("Batches expiring sooner than this are not allocated (e.g. infant formula: 180)."),
+    )
+    near_expiry_alert_days = models.PositiveIntegerField(
+        _("near-expiry alert window (days)"), default=30,
+        help_text=_("A batch this close to its expiry date raises a near-expiry alert."),
+    )
+    safety_stock = models.PositiveIntegerField(_("safety stock"), default=0)
 
     class Meta:
         verbose_name = _("SKU")

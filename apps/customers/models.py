@@ -30,6 +30,10 @@ class Customer(TimeStampedModel):
     is_blacklisted = models.BooleanField(_("blacklisted"), default=False)
     blacklist_reason = models.CharField(_("blacklist reason"), max_length=255, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    min_remaining_shelf_life_days = models.PositiveIntegerField(
+        _("minimum remaining shelf life (days)"), default=0,
+        help_text=_("This customer accepts only batches with at least this many days left."),
+    )
 
     class Meta:
         verbose_name = _("customer")

@@ -4,11 +4,14 @@ Project-wide lock order — every transaction that locks more than one kind of r
 this order, and several rows of one kind in ascending primary key, so two transactions can never
 wait on each other:
 
-    1. orders.Order
-    2. orders.OrderHold
+    1. orders.Order            (apps.orders.lock_objects)
+    2. orders.OrderHold        (apps.orders.lock_objects)
+    3. inventory.StockLevel    (apps.inventory.lock_objects), all levels an operation needs in
+                               one statement, ordered by pk
 
-This module is the only place that calls select_for_update for these models. On SQLite the
-lock is the database write lock taken at BEGIN (transaction_mode IMMEDIATE).
+Lines of an order are never locked: they change only with their order, which is locked first.
+This module and apps.inventory.lock_objects are the only callers of select_for_update. On SQLite
+the lock is the database write lock taken at BEGIN (transaction_mode IMMEDIATE).
 """
 from .errors import HoldNotFound, OrderNotFound
 from .models import Order, OrderHold

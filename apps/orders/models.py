@@ -44,6 +44,17 @@ class Shop(TimeStampedModel):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    fallback_warehouses = models.ManyToManyField(
+        "inventory.Warehouse",
+        verbose_name=_("warehouses in order of preference"),
+        through="ShopWarehouse",
+        blank=True,
+        related_name="+",
+    )
+    payment_window_minutes = models.PositiveIntegerField(
+        _("payment window (minutes)"), default=5,
+        help_text=_("Unpaid orders release their stock and expire after this long."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -60,6 +71,23 @@ class Shop(TimeStampedModel):
 
     def accepts_order_number(self, number: str) -> bool:
         return re.fullmatch(self.effective_order_number_pattern, number or "") is not None
+
+
+class ShopWarehouse(models.Model):
+    """A shop's ordered list of warehouses: an order goes to the first that can serve every line."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="warehouse_preferences")
+    warehouse = models.ForeignKey("inventory.Warehouse", verbose_name=_("warehouse"), on_delete=models.CASCADE)
+    priority = models.PositiveSmallIntegerField(_("priority"), default=0)
+
+    class Meta:
+        verbose_name = _("shop warehouse")
+        verbose_name_plural = _("shop warehouses")
+        ordering = ["shop", "priority", "id"]
+        constraints = [models.UniqueConstraint(fields=["shop", "warehouse"], name="shopwarehouse_unique")]
+
+    def __str__(self):
+        return f"{self.shop_id} → {self.warehouse_id} ({self.priority})"
 
 
 class ShopUserObjectPermission(UserObjectPermissionBase):
@@ -223,6 +251,7 @@ class Order(TimeStampedModel):
     seller_remark = models.TextField(_("seller remark"), blank=True)
     placed_at = models.DateTimeField(_("placed at"))
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    payment_due_at = models.DateTimeField(_("payment due by"), null=True, blank=True)
     intake_digest = models.CharField(_("intake payload digest"), max_length=64, blank=True, editable=False)
 
     class Meta:
@@ -249,6 +278,7 @@ class Order(TimeStampedModel):
             models.Index(fields=["placed_at"], name="order_placed_at"),
             models.Index(fields=["customer", "placed_at"], name="order_customer_placed"),
             models.Index(fields=["warehouse", "status"], name="order_warehouse_status"),
+            models.Index(fields=["payment_due_at"], condition=Q(status="pending_payment"), name="order_payment_due"),
         ]
         permissions = [
             ("pay_order", _("Can record payment or confirm an order")),
@@ -271,11 +301,12 @@ class Order(TimeStampedModel):
     # apps.orders.services.order_transition, the only caller.
     @transition(field=status, source=S.PENDING_PAYMENT, target=S.PENDING_REVIEW, permission="orders.pay_order")
     def pay(self):
-        pass
+        self.payment_due_at = None
 
     @transition(field=status, source=S.PENDING_PAYMENT, target=S.PENDING_REVIEW, permission="orders.pay_order")
     def confirm(self):
-        """Cash on delivery or credit terms: reviewed before any money arrives."""
+        """Cash on delivery or credit terms: reviewed before any money arrives, never expired."""
+        self.payment_due_at = None
 
     @transition(field=status, source=S.PENDING_PAYMENT, target=S.EXPIRED, permission="orders.expire_order")
     def expire(self):

@@ -2,6 +2,7 @@
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -11,6 +12,7 @@ from apps.core.actors import actor_has_perm, actor_label, actor_user
 from apps.core.money import ZERO
 from apps.core.phones import phone_tail
 from apps.customers.models import Customer
+from apps.inventory.services import reserve_for_order
 
 from .errors import (
     HoldAlreadyOpen,
@@ -86,6 +88,7 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
         setattr(order, field, value)
     order.status_changed_at = now
     order.save()
+    _apply_stock_effects(order, name=name, actor=actor, reason=reason)
     event_payload = dict(payload or {})
     if reason:
         event_payload["reason"] = reason
@@ -93,6 +96,18 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
                   to_status=order.status, actor=actor, payload=event_payload,
                   is_intervention=is_intervention, at=now)
     return order
+
+
+def _apply_stock_effects(order, *, name, actor, reason):
+    """What a status change means for the order's reserved stock, in the same transaction."""
+    from apps.inventory import services as stock
+
+    if name in {"pay", "confirm"}:
+        stock.firm_for_order(order)
+    elif name in {"cancel", "reject", "expire"}:
+        stock.release_for_order(order, actor=actor, reason=reason or name)
+    elif name == "ship":
+        stock.issue_for_order(order, actor=actor)
 
 
 @transaction.atomic
@@ -129,6 +144,19 @@ def order_hold_open(*, order_id: int, type: str, reason: str, actor, owner_role:
     order = lock_order(order_id)
     if order.holds.filter(type=type, released_at__isnull=True).exists():
         raise HoldAlreadyOpen(details={"type": type})
+    return _open_hold(order, type=type, reason=reason, actor=actor, owner_role=owner_role, details=details,
+                      is_automatic=is_automatic)
+
+
+def open_automatic_hold(order, *, type: str, reason: str, owner_role: str, details=None) -> OrderHold | None:
+    """A rule's hold on an order the caller has locked; an open hold of the same type is kept as it is."""
+    if order.holds.filter(type=type, released_at__isnull=True).exists():
+        return None
+    return _open_hold(order, type=type, reason=reason, actor=None, owner_role=owner_role, details=details,
+                      is_automatic=True)
+
+
+def _open_hold(order, *, type, reason, actor, owner_role, details, is_automatic) -> OrderHold:
     now = timezone.now()
     hold = OrderHold.objects.create(
         order=order, type=type, reason=reason, owner_role=owner_role, details=details or {},
@@ -210,7 +238,8 @@ def order_create(*, shop, data: dict, actor, raw_payload=None) -> IntakeResult:
     digest = intake_digest(raw_payload if raw_payload is not None else data)
     try:
         with transaction.atomic():
-            order = _insert_order(shop=shop, data=data, actor=actor, digest=digest)
+            order, lines = _insert_order(shop=shop, data=data, actor=actor, digest=digest)
+            reserve_for_order(order, actor=actor, new_lines=lines)
     except IntegrityError:
         existing = _existing(shop, data["external_id"], digest)
         if existing is None:
@@ -219,7 +248,7 @@ def order_create(*, shop, data: dict, actor, raw_payload=None) -> IntakeResult:
     return IntakeResult(order=order, created=True)
 
 
-def _insert_order(*, shop, data, actor, digest) -> Order:
+def _insert_order(*, shop, data, actor, digest) -> tuple[Order, list[OrderLine]]:
     now = timezone.now()
     address = data["address"]
     lines = data["lines"]
@@ -247,6 +276,7 @@ def _insert_order(*, shop, data, actor, digest) -> Order:
         buyer_remark=data.get("buyer_remark", ""),
         seller_remark=data.get("seller_remark", ""),
         placed_at=data.get("placed_at") or now,
+        payment_due_at=now + timedelta(minutes=shop.payment_window_minutes),
         intake_digest=digest,
     )
     events = [_new_event(order, type=OrderEvent.Type.CREATED, to_status=order.status, actor=actor, at=now,
@@ -265,7 +295,7 @@ def _insert_order(*, shop, data, actor, digest) -> Order:
                                  to_status=order.status, actor=actor, at=now,
                                  payload={"amount": str(changes["paid_amount"])}))
     order.save(force_insert=True)
-    OrderLine.objects.bulk_create(
+    lines = OrderLine.objects.bulk_create(
         OrderLine(
             order=order,
             line_no=index,
@@ -279,4 +309,4 @@ def _insert_order(*, shop, data, actor, digest) -> Order:
         for index, line in enumerate(lines, start=1)
     )
     OrderEvent.objects.bulk_create(events)
-    return order
+    return order, lines

@@ -14,7 +14,7 @@ from apps.orders.errors import (
     UnknownTransition,
 )
 from apps.orders.models import Order, OrderEvent, OrderHold, OrderStatus, PaymentStatus
-from tests.factories import OrderFactory, make_user
+from tests.factories import OrderFactory, make_user, reserve_fully
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +58,8 @@ def test_there_are_seventeen_states():
 def test_allowed_transition_moves_status_and_writes_event(name, source):
     actor = make_user(superuser=True, username="root")
     order = OrderFactory(status=source)
+    if name == "ship":
+        reserve_fully(order)  # shipping issues reserved stock
 
     services.order_transition(order_id=order.pk, name=name, actor=actor, reason="test")
 
@@ -140,6 +142,8 @@ def test_role_with_the_permission_may_transition():
 ])
 def test_open_hold_blocks_forward_transitions_until_released(name, source):
     order = OrderFactory(status=source)
+    if name == "ship":
+        reserve_fully(order)
     hold = services.order_hold_open(order_id=order.pk, type="out_of_stock", reason="缺货 3 件", actor=None,
                                     owner_role="warehouse_lead", is_automatic=True)
 

@@ -1,0 +1,114 @@
+"""Stock alerts as records: raised when a condition holds, resolved when it no longer does.
+
+- low_stock: allocatable available below the SKU's safety stock;
+- replenishment: stock cover = available ÷ (7-day average daily demand × 7) below 1.2, with a
+  suggested quantity that brings cover back to two weeks of demand plus safety stock;
+- near_expiry: a batch with stock whose expiry falls within the SKU's alert window (or has passed).
+
+`stock_alerts_refresh` is idempotent (django-q2 runs it hourly); running it twice changes nothing.
+"""
+import math
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from apps.catalog.models import SKU
+
+from .models import StockAlert, StockLevel
+
+COVER_ALERT_BELOW = Decimal("1.2")
+DEMAND_DAYS = 7
+REPLENISH_TO_DAYS = 14
+EXCLUDED_DEMAND_STATUSES = ("cancelled", "expired")
+
+
+def _available(today: date) -> dict[tuple[int, int], int]:
+    """Free units per (warehouse, SKU) that could still be allocated today (not expired, not quarantined)."""
+    totals = defaultdict(int)
+    levels = (StockLevel.objects.filter(bucket=StockLevel.Bucket.SELLABLE)
+              .exclude(batch__expires_on__lte=today).exclude(batch__quarantined_at__isnull=False)
+              .values("warehouse_id", "sku_id").annotate(free=Sum(F("on_hand") - F("reserved"))))
+    for row in levels:
+        totals[(row["warehouse_id"], row["sku_id"])] += row["free"]
+    return totals
+
+
+def _daily_demand(now) -> dict[tuple[int, int], Decimal]:
+    from apps.orders.models import OrderLine
+
+    since = now - timedelta(days=DEMAND_DAYS)
+    rows = (OrderLine.objects.filter(order__placed_at__gte=since, order__warehouse__isnull=False)
+            .exclude(order__status__in=EXCLUDED_DEMAND_STATUSES)
+            .values("order__warehouse_id", "sku_id").annotate(quantity=Sum("quantity")))
+    return {(r["order__warehouse_id"], r["sku_id"]): Decimal(r["quantity"]) / DEMAND_DAYS for r in rows}
+
+
+def evaluate(today: date, now) -> dict[tuple, dict]:
+    """What should be open now: {(kind, warehouse_id, sku_id, batch_id): fields}."""
+    wanted = {}
+    available = _available(today)
+    demand = _daily_demand(now)
+    skus = {sku.pk: sku for sku in SKU.objects.filter(is_active=True).only(
+        "pk", "safety_stock", "near_expiry_alert_days")}
+    stocked = set(StockLevel.objects.values_list("warehouse_id", "sku_id").distinct())
+    for warehouse_id, sku_id in stocked | set(demand):
+        sku = skus.get(sku_id)
+        if sku is None:
+            continue
+        free = available.get((warehouse_id, sku_id), 0)
+        if free < sku.safety_stock:
+            wanted[(StockAlert.Kind.LOW_STOCK, warehouse_id, sku_id, None)] = {
+                "available": free, "details": {"safety_stock": sku.safety_stock}}
+        daily = demand.get((warehouse_id, sku_id), Decimal(0))
+        if daily > 0:
+            cover = Decimal(free) / (daily * DEMAND_DAYS)
+            if cover < COVER_ALERT_BELOW:
+                suggested = max(math.ceil(daily * REPLENISH_TO_DAYS + sku.safety_stock - free), 1)
+                wanted[(StockAlert.Kind.REPLENISHMENT, warehouse_id, sku_id, None)] = {
+                    "available": free, "suggested_quantity": suggested,
+                    "details": {"cover": str(cover.quantize(Decimal("0.01"))),
+                                "daily_demand": str(daily.quantize(Decimal("0.01")))}}
+    # Expired stock still on a shelf is the most urgent case of all, so it is included (days_left <= 0).
+    near = (StockLevel.objects.filter(on_hand__gt=0, batch__isnull=False, batch__expires_on__isnull=False)
+            .select_related("batch", "sku"))
+    for level in near:
+        days_left = (level.batch.expires_on - today).days
+        if days_left <= level.sku.near_expiry_alert_days:
+            key = (StockAlert.Kind.NEAR_EXPIRY, level.warehouse_id, level.sku_id, level.batch_id)
+            entry = wanted.setdefault(key, {"available": 0, "details": {
+                "expires_on": level.batch.expires_on.isoformat(), "days_left": days_left,
+                "lot_number": level.batch.lot_number}})
+            entry["available"] += level.on_hand
+    return wanted
+
+
+@transaction.atomic
+def stock_alerts_refresh(*, today: date | None = None, now=None) -> dict[str, int]:
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
+    wanted = evaluate(today, now)
+    open_alerts = {(a.kind, a.warehouse_id, a.sku_id, a.batch_id): a
+                   for a in StockAlert.objects.select_for_update().filter(resolved_at__isnull=True)}
+    raised = resolved = updated = 0
+    for key, alert in open_alerts.items():
+        if key not in wanted:
+            alert.resolved_at = now
+            alert.save(update_fields=["resolved_at"])
+            resolved += 1
+    for key, fields in wanted.items():
+        alert = open_alerts.get(key)
+        if alert is None:
+            kind, warehouse_id, sku_id, batch_id = key
+            StockAlert.objects.create(kind=kind, warehouse_id=warehouse_id, sku_id=sku_id, batch_id=batch_id,
+                                      raised_at=now, **fields)
+            raised += 1
+        elif any(getattr(alert, name) != value for name, value in fields.items()):
+            for name, value in fields.items():
+                setattr(alert, name, value)
+            alert.save(update_fields=list(fields))
+            updated += 1
+    return {"raised": raised, "resolved": resolved, "updated": updated, "open": len(wanted)}

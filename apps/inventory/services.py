@@ -1,0 +1,436 @@
+"""Every write to stock. Each change of on_hand or reserved writes a StockMove in the same
+transaction, so the ledger always sums to the levels. Locks follow the order written in
+apps/orders/lock_objects.py: the order first, then all stock levels needed, by pk."""
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.catalog.models import SKU
+from apps.core.actors import actor_label, actor_user
+
+from .errors import (
+    AdjustBelowReserved,
+    DuplicateLot,
+    InsufficientStock,
+    InvalidBatchDates,
+    InvalidQuantity,
+    LotNotTracked,
+    LotRequired,
+    NotFullyReserved,
+    NotReservable,
+    UnknownBatch,
+    UnknownSKU,
+    UnknownWarehouse,
+)
+from .lock_objects import lock_level, lock_levels, lock_levels_for_skus, lock_or_create_level
+from .models import Batch, Reservation, StockLevel, StockMove, Warehouse
+
+SELLABLE = StockLevel.Bucket.SELLABLE
+QUARANTINE = StockLevel.Bucket.QUARANTINE
+RESERVABLE_STATUSES = frozenset({"pending_payment", "pending_review", "pending_approval", "ready"})
+
+
+def _check_quantity(quantity) -> int:
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise InvalidQuantity(details={"quantity": quantity})
+    return quantity
+
+
+def _move(level, *, type, actor, on_hand=0, reserved=0, order_id=None, reservation=None, reference="", note="",
+          is_intervention=False) -> StockMove:
+    return StockMove(stock_level=level, sku_id=level.sku_id, type=type, on_hand_delta=on_hand,
+                     reserved_delta=reserved, order_id=order_id, reservation=reservation, reference=reference,
+                     note=note, actor=actor_user(actor), actor_label=actor_label(actor),
+                     is_intervention=is_intervention)
+
+
+def _change_level(level, *, on_hand=0, reserved=0):
+    """Apply a delta to a locked level in the database and in memory (CHECKs guard the bounds)."""
+    StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + on_hand, reserved=F("reserved") + reserved,
+                                                  updated_at=timezone.now())
+    level.on_hand += on_hand
+    level.reserved += reserved
+
+
+# --- receiving, counting, moving --------------------------------------------------------------
+
+def _batch_for_receipt(sku, *, lot_number, manufactured_on, expires_on):
+    if not sku.batch_tracked:
+        if lot_number:
+            raise LotNotTracked(details={"sku": sku.code})
+        return None
+    if not lot_number or (expires_on is None and sku.shelf_life_days):
+        raise LotRequired(details={"sku": sku.code})
+    if manufactured_on and expires_on and expires_on <= manufactured_on:
+        raise InvalidBatchDates(details={"manufactured_on": str(manufactured_on), "expires_on": str(expires_on)})
+    batch, created = Batch.objects.get_or_create(
+        sku=sku, lot_number=lot_number, defaults={"manufactured_on": manufactured_on, "expires_on": expires_on})
+    if not created and (batch.manufactured_on, batch.expires_on) != (manufactured_on or batch.manufactured_on,
+                                                                      expires_on or batch.expires_on):
+        raise DuplicateLot(details={"lot_number": lot_number, "manufactured_on": str(batch.manufactured_on),
+                                    "expires_on": str(batch.expires_on)})
+    return batch
+
+
+@transaction.atomic
+def stock_receive(*, warehouse_id: int, sku_id: int, quantity: int, actor, lot_number: str = "",
+                  manufactured_on: date | None = None, expires_on: date | None = None,
+                  reference: str = "", note: str = "") -> StockLevel:
+    """Goods in: the batch is created on first sight (same lot again must carry the same dates)."""
+    _check_quantity(quantity)
+    warehouse = Warehouse.objects.filter(pk=warehouse_id, is_active=True).first()
+    if warehouse is None:
+        raise UnknownWarehouse(details={"warehouse_id": warehouse_id})
+    sku = SKU.objects.filter(pk=sku_id, is_active=True).first()
+    if sku is None:
+        raise UnknownSKU(details={"sku_id": sku_id})
+    batch = _batch_for_receipt(sku, lot_number=lot_number, manufactured_on=manufactured_on, expires_on=expires_on)
+    level = lock_or_create_level(warehouse_id=warehouse.pk, sku_id=sku.pk, batch_id=batch.pk if batch else None,
+                                 bucket=SELLABLE)
+    _change_level(level, on_hand=quantity)
+    _move(level, type=StockMove.Type.RECEIPT, actor=actor, on_hand=quantity, reference=reference, note=note).save()
+    return level
+
+
+@transaction.atomic
+def stock_adjust(*, level_id: int, counted: int, actor, reason: str) -> StockLevel:
+    """Set a level to what a count found. Always a manual intervention."""
+    if not isinstance(counted, int) or isinstance(counted, bool) or counted < 0:
+        raise InvalidQuantity(details={"counted": counted})
+    level = lock_level(level_id)
+    if counted < level.reserved:
+        raise AdjustBelowReserved(details={"counted": counted, "reserved": level.reserved})
+    delta = counted - level.on_hand
+    if delta:
+        _change_level(level, on_hand=delta)
+        _move(level, type=StockMove.Type.ADJUSTMENT, actor=actor, on_hand=delta, note=reason,
+              is_intervention=True).save()
+    return level
+
+
+@transaction.atomic
+def stock_transfer(*, level_id: int, to_warehouse_id: int, quantity: int, actor, reference: str = "") -> StockLevel:
+    """Move free stock of one level (same batch) to another warehouse."""
+    _check_quantity(quantity)
+    source = StockLevel.objects.filter(pk=level_id).first()
+    if source is None:
+        lock_level(level_id)  # raises the coded not-found
+    if not Warehouse.objects.filter(pk=to_warehouse_id, is_active=True).exists():
+        raise UnknownWarehouse(details={"warehouse_id": to_warehouse_id})
+    # Make sure the destination exists, then lock both in pk order.
+    target = lock_or_create_level(warehouse_id=to_warehouse_id, sku_id=source.sku_id, batch_id=source.batch_id,
+                                  bucket=source.bucket)
+    levels = lock_levels([source.pk, target.pk])
+    source, target = levels[source.pk], levels[target.pk]
+    if source.available < quantity:
+        raise InsufficientStock(details={"available": source.available, "requested": quantity})
+    _change_level(source, on_hand=-quantity)
+    _change_level(target, on_hand=quantity)
+    StockMove.objects.bulk_create([
+        _move(source, type=StockMove.Type.TRANSFER, actor=actor, on_hand=-quantity, reference=reference),
+        _move(target, type=StockMove.Type.TRANSFER, actor=actor, on_hand=quantity, reference=reference),
+    ])
+    return target
+
+
+# --- reservations -----------------------------------------------------------------------------
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def allocatable_after(sku, customer, today: date) -> date:
+    """The earliest expiry date a batch may have to be allocated to this customer: never an expired
+    batch, and at least the longer of the SKU's and the customer's minimum remaining shelf life."""
+    days = max(sku.min_remaining_shelf_life_days, customer.min_remaining_shelf_life_days if customer else 0, 1)
+    return today + timedelta(days=days)
+
+
+def _fefo_key(level):
+    expiry = level.batch.expires_on if level.batch_id and level.batch.expires_on else date.max
+    return (expiry, level.pk)
+
+
+def _is_allocatable(level, cutoff: date) -> bool:
+    if level.batch_id is None:
+        return True
+    batch = level.batch
+    return batch.quarantined_at is None and (batch.expires_on is None or batch.expires_on >= cutoff)
+
+
+@dataclass
+class LineShortfall:
+    line_no: int
+    sku: str
+    requested: int
+    reserved: int
+    blocked_by_expiry: int  # free units that exist but in batches too close to expiry
+
+    @property
+    def short(self) -> int:
+        return self.requested - self.reserved
+
+    def as_dict(self):
+        return {"line_no": self.line_no, "sku": self.sku, "requested": self.requested, "reserved": self.reserved,
+                "short": self.short, "blocked_by_expiry": self.blocked_by_expiry}
+
+
+@dataclass
+class ReservationResult:
+    warehouse_id: int | None
+    reserved: int = 0
+    shortfalls: list[LineShortfall] = field(default_factory=list)
+
+
+def _open_reserved_by_line(order) -> dict[int, int]:
+    rows = (Reservation.objects.filter(order_line__order=order, state=Reservation.State.ACTIVE)
+            .values("order_line_id").annotate(total=Sum("quantity")))
+    return {row["order_line_id"]: row["total"] for row in rows}
+
+
+def _free_by_warehouse(sku_ids, cutoffs: dict[int, date], warehouse_ids) -> dict[int, dict[int, int]]:
+    """Allocatable free units per warehouse and SKU (unlocked read, used only to choose a warehouse)."""
+    free = defaultdict(lambda: defaultdict(int))
+    levels = (StockLevel.objects.select_related("batch")
+              .filter(sku_id__in=sku_ids, warehouse_id__in=warehouse_ids, bucket=SELLABLE, on_hand__gt=F("reserved")))
+    for level in levels:
+        if _is_allocatable(level, cutoffs[level.sku_id]):
+            free[level.warehouse_id][level.sku_id] += level.available
+    return free
+
+
+def _choose_warehouse(order, needs: dict[int, int], cutoffs) -> int | None:
+    """The shop's ordered list: the first warehouse that can serve every line; else its default."""
+    preferred = list(order.shop.warehouse_preferences.order_by("priority", "id").values_list("warehouse_id", flat=True))
+    default = order.shop.default_warehouse_id
+    candidates = preferred or ([default] if default else [])
+    if len(candidates) > 1:
+        free = _free_by_warehouse(list(needs), cutoffs, candidates)
+        for warehouse_id in candidates:
+            if all(free[warehouse_id][sku_id] >= qty for sku_id, qty in needs.items()):
+                return warehouse_id
+    return default or (candidates[0] if candidates else None)
+
+
+def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date | None = None,
+                      new_lines=None) -> ReservationResult:
+    """Reserve what the order's lines still lack, FEFO, in the order's warehouse. The caller holds
+    the order's lock (or has just inserted it). Idempotent: a fully reserved order changes nothing.
+    Intake passes `new_lines` (just inserted, SKUs attached, nothing reserved yet) to spare two reads.
+
+    on_shortfall="raise" refuses the whole reservation with a per-line InsufficientStock;
+    "hold" reserves what there is and opens an out_of_stock / expiry_conflict hold naming the gap.
+    """
+    if order.status not in RESERVABLE_STATUSES:
+        raise NotReservable(details={"status": order.status})
+    today = today or _today()
+    lines = new_lines if new_lines is not None else list(order.lines.select_related("sku").order_by("line_no"))
+    already = {} if new_lines is not None else _open_reserved_by_line(order)
+    wanted = {line.pk: line.quantity - already.get(line.pk, 0) for line in lines}
+    if not any(qty > 0 for qty in wanted.values()):
+        return ReservationResult(warehouse_id=order.warehouse_id)
+
+    customer = order.customer
+    cutoffs = {line.sku_id: allocatable_after(line.sku, customer, today) for line in lines}
+    if order.warehouse_id is None or not already:
+        needs = defaultdict(int)
+        for line in lines:
+            needs[line.sku_id] += wanted[line.pk]
+        warehouse_id = _choose_warehouse(order, needs, cutoffs)
+        if warehouse_id != order.warehouse_id:
+            type(order).objects.filter(pk=order.pk).update(warehouse_id=warehouse_id)
+            order.warehouse_id = warehouse_id
+    result = ReservationResult(warehouse_id=order.warehouse_id)
+    if order.warehouse_id is None:
+        levels = []
+    else:
+        levels = lock_levels_for_skus(warehouse_id=order.warehouse_id, sku_ids={line.sku_id for line in lines})
+    by_sku = defaultdict(list)
+    for level in sorted(levels, key=_fefo_key):
+        by_sku[level.sku_id].append(level)
+
+    expires_at = order.payment_due_at if order.status == "pending_payment" else None
+    taken = defaultdict(int)  # level pk -> units this call reserves
+    plan = []  # (line, level, qty)
+    for line in lines:
+        need = wanted[line.pk]
+        blocked = 0
+        for level in by_sku[line.sku_id]:
+            free = level.available - taken[level.pk]
+            if free <= 0:
+                continue
+            if not _is_allocatable(level, cutoffs[line.sku_id]):
+                blocked += free
+                continue
+            if need <= 0:
+                break
+            qty = min(free, need)
+            taken[level.pk] += qty
+            plan.append((line, level, qty))
+            need -= qty
+        if need > 0:
+            result.shortfalls.append(LineShortfall(line_no=line.line_no, sku=line.sku.code, requested=wanted[line.pk],
+                                                   reserved=wanted[line.pk] - need, blocked_by_expiry=blocked))
+
+    if result.shortfalls and on_shortfall == "raise":
+        raise InsufficientStock(details={"lines": [s.as_dict() for s in result.shortfalls]})
+
+    reservations, moves = [], []
+    for line, level, qty in plan:
+        reservation = Reservation(order_line=line, stock_level=level, quantity=qty, expires_at=expires_at)
+        reservations.append(reservation)
+        moves.append(_move(level, type=StockMove.Type.RESERVE, actor=actor, reserved=qty, order_id=order.pk,
+                           reservation=reservation, reference=f"order:{order.external_id}"))
+    for level_pk, qty in taken.items():
+        level = next(level for level in levels if level.pk == level_pk)
+        _change_level(level, reserved=qty)
+    Reservation.objects.bulk_create(reservations)
+    StockMove.objects.bulk_create(moves)
+    result.reserved = sum(taken.values())
+    if result.shortfalls:
+        _open_stock_holds(order, result.shortfalls)
+    return result
+
+
+def _open_stock_holds(order, shortfalls: list[LineShortfall]):
+    from apps.orders.models import HoldType
+    from apps.orders.services import open_automatic_hold
+
+    expiry = [s for s in shortfalls if s.blocked_by_expiry >= s.short]
+    missing = [s for s in shortfalls if s.blocked_by_expiry < s.short]
+    for hold_type, items, owner in ((HoldType.OUT_OF_STOCK, missing, "cs_lead"),
+                                    (HoldType.EXPIRY_CONFLICT, expiry, "warehouse_lead")):
+        if not items:
+            continue
+        reason = "; ".join(
+            _("%(sku)s: %(short)d of %(requested)d short") % {"sku": s.sku, "short": s.short, "requested": s.requested}
+            for s in items)
+        open_automatic_hold(order, type=hold_type, reason=reason, owner_role=owner,
+                            details={"lines": [s.as_dict() for s in items]})
+
+
+def _active_reservations(order) -> list[Reservation]:
+    return list(Reservation.objects.filter(order_line__order=order, state=Reservation.State.ACTIVE).order_by("pk"))
+
+
+def release_for_order(order, *, actor, reason: str = "", reservations=None) -> int:
+    """Give back the order's active reservations (cancel, reject, payment timeout). Idempotent."""
+    reservations = _active_reservations(order) if reservations is None else reservations
+    if not reservations:
+        return 0
+    levels = lock_levels({r.stock_level_id for r in reservations})
+    now = timezone.now()
+    moves = []
+    for reservation in reservations:
+        level = levels[reservation.stock_level_id]
+        _change_level(level, reserved=-reservation.quantity)
+        moves.append(_move(level, type=StockMove.Type.RELEASE, actor=actor, reserved=-reservation.quantity,
+                           order_id=order.pk, reservation=reservation, note=reason,
+                           reference=f"order:{order.external_id}"))
+    Reservation.objects.filter(pk__in=[r.pk for r in reservations]).update(state=Reservation.State.RELEASED,
+                                                                           closed_at=now)
+    StockMove.objects.bulk_create(moves)
+    return sum(r.quantity for r in reservations)
+
+
+def issue_for_order(order, *, actor) -> int:
+    """Shipment: the reserved units leave the building (on_hand and reserved both go down)."""
+    reservations = _active_reservations(order)
+    reserved = defaultdict(int)
+    for reservation in reservations:
+        reserved[reservation.order_line_id] += reservation.quantity
+    short = [line.line_no for line in order.lines.all() if reserved[line.pk] != line.quantity]
+    if short:
+        raise NotFullyReserved(details={"lines": short})
+    levels = lock_levels({r.stock_level_id for r in reservations})
+    moves = []
+    for reservation in reservations:
+        level = levels[reservation.stock_level_id]
+        _change_level(level, on_hand=-reservation.quantity, reserved=-reservation.quantity)
+        moves.append(_move(level, type=StockMove.Type.ISSUE, actor=actor, on_hand=-reservation.quantity,
+                           reserved=-reservation.quantity, order_id=order.pk, reservation=reservation,
+                           reference=f"order:{order.external_id}"))
+    Reservation.objects.filter(pk__in=[r.pk for r in reservations]).update(state=Reservation.State.ISSUED,
+                                                                           closed_at=timezone.now())
+    StockMove.objects.bulk_create(moves)
+    return sum(r.quantity for r in reservations)
+
+
+def firm_for_order(order) -> int:
+    """Payment arrived: the reservations no longer lapse."""
+    return Reservation.objects.filter(order_line__order=order, state=Reservation.State.ACTIVE,
+                                      expires_at__isnull=False).update(expires_at=None)
+
+
+@transaction.atomic
+def stock_reserve_order(*, order_id: int, actor, on_shortfall: str = "hold") -> ReservationResult:
+    """Reserve (or top up) an order's stock; see reserve_for_order."""
+    from apps.orders.lock_objects import lock_order
+
+    return reserve_for_order(lock_order(order_id), actor=actor, on_shortfall=on_shortfall)
+
+
+@transaction.atomic
+def stock_release_order(*, order_id: int, actor, reason: str = "") -> int:
+    from apps.orders.lock_objects import lock_order
+
+    return release_for_order(lock_order(order_id), actor=actor, reason=reason)
+
+
+@transaction.atomic
+def stock_quarantine_batch(*, batch_id: int, actor, reason: str) -> Batch:
+    """Stop a batch: nothing more is allocated from it, its free units move to quarantine, and the
+    orders holding it are re-reserved from other batches (or put on hold)."""
+    from apps.orders.lock_objects import lock_orders
+
+    batch = Batch.objects.filter(pk=batch_id).first()
+    if batch is None:
+        raise UnknownBatch(details={"batch_id": batch_id})
+    affected = set(Reservation.objects.filter(stock_level__batch=batch, state=Reservation.State.ACTIVE)
+                   .values_list("order_line__order_id", flat=True))
+    orders = lock_orders(affected)  # orders before levels, as everywhere
+    Batch.objects.filter(pk=batch.pk).update(quarantined_at=timezone.now(), quarantine_reason=reason)
+    batch.refresh_from_db()
+    for order in orders:
+        release_for_order(order, actor=actor, reason=reason, reservations=list(
+            Reservation.objects.filter(order_line__order=order, stock_level__batch=batch,
+                                       state=Reservation.State.ACTIVE).order_by("pk")))
+    sellable = lock_levels(StockLevel.objects.filter(batch=batch, bucket=SELLABLE).values_list("pk", flat=True))
+    for level in sellable.values():
+        if level.available <= 0:
+            continue
+        quantity = level.available
+        target = lock_or_create_level(warehouse_id=level.warehouse_id, sku_id=level.sku_id, batch_id=batch.pk,
+                                      bucket=QUARANTINE)
+        _change_level(level, on_hand=-quantity)
+        _change_level(target, on_hand=quantity)
+        StockMove.objects.bulk_create([
+            _move(level, type=StockMove.Type.QUARANTINE, actor=actor, on_hand=-quantity, note=reason),
+            _move(target, type=StockMove.Type.QUARANTINE, actor=actor, on_hand=quantity, note=reason),
+        ])
+    for order in orders:
+        order.refresh_from_db()
+        if order.status in RESERVABLE_STATUSES:
+            reserve_for_order(order, actor=actor, on_shortfall="hold")
+    return batch
+
+
+def ledger_matches_levels() -> list[dict]:
+    """Levels whose numbers differ from the sums of their ledger lines (empty when all is well)."""
+    sums = StockMove.objects.values("stock_level_id").annotate(on_hand=Sum("on_hand_delta"),
+                                                               reserved=Sum("reserved_delta"))
+    by_level = {row["stock_level_id"]: row for row in sums}
+    wrong = []
+    for level in StockLevel.objects.all().iterator():
+        row = by_level.get(level.pk, {"on_hand": 0, "reserved": 0})
+        if (row["on_hand"], row["reserved"]) != (level.on_hand, level.reserved):
+            wrong.append({"stock_level_id": level.pk, "on_hand": level.on_hand, "reserved": level.reserved,
+                          "ledger_on_hand": row["on_hand"], "ledger_reserved": row["reserved"]})
+    return wrong
+
+
