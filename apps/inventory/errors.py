@@ -33,12 +33,12 @@ class LotNotTracked(ValidationFailed):
     default_message = _("This SKU is not batch-tracked; receive it without a lot number.")
 
 
-class UnknownWarehouse(NotFound):
+class UnknownWarehouse(ValidationFailed):
     code = "unknown_warehouse"
     default_message = _("No such active warehouse.")
 
 
-class UnknownSKU(NotFound):
+class UnknownSKU(ValidationFailed):
     code = "unknown_sku"
     default_message = _("No such active SKU.")
 

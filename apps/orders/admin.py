@@ -6,11 +6,17 @@ from guardian.admin import GuardedModelAdmin
 from apps.core.errors import DomainError
 
 from . import selectors, services
-from .models import Order, OrderEvent, OrderHold, OrderLine, Shop, ShopApiToken
+from .models import Order, OrderEvent, OrderHold, OrderLine, Shop, ShopApiToken, ShopWarehouse
+
+
+class ShopWarehouseInline(admin.TabularInline):
+    model = ShopWarehouse
+    extra = 0
 
 
 @admin.register(Shop)
 class ShopAdmin(GuardedModelAdmin):
+    inlines = [ShopWarehouseInline]
     list_display = ["code", "name", "platform", "default_warehouse", "is_active"]
     list_filter = ["platform", "is_active"]
     search_fields = ["code", "name"]
