@@ -307,8 +307,9 @@ def _open_stock_holds(order, shortfalls: list[LineShortfall]):
                                     (HoldType.EXPIRY_CONFLICT, expiry, "warehouse_lead")):
         if not items:
             continue
-        reason = "; ".join(
-            _("%(sku)s: %(short)d of %(requested)d short") % {"sku": s.sku, "short": s.short, "requested": s.requested}
+        # Translators: one line of a stock hold's reason, e.g. "CAT-01: short 2 of 5".
+        reason = _("; ").join(
+            _("%(sku)s: short %(short)d of %(requested)d") % {"sku": s.sku, "short": s.short, "requested": s.requested}
             for s in items)
         open_automatic_hold(order, type=hold_type, reason=reason, owner_role=owner,
                             details={"lines": [s.as_dict() for s in items]})

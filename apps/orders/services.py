@@ -105,7 +105,7 @@ def _apply_stock_effects(order, *, name, actor, reason):
     if name in {"pay", "confirm"}:
         stock.firm_for_order(order)
     elif name in {"cancel", "reject", "expire"}:
-        stock.release_for_order(order, actor=actor, reason=reason or name)
+        stock.release_for_order(order, actor=actor, reason=reason or str(TRANSITION_LABELS[name]))
     elif name == "ship":
         stock.issue_for_order(order, actor=actor)
 

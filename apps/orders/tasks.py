@@ -1,5 +1,6 @@
 """Scheduled jobs for orders (django-q2). Each is idempotent and safe to run twice or concurrently."""
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .errors import TransitionNotAllowed
 from .models import Order, OrderStatus
@@ -17,7 +18,7 @@ def expire_unpaid_orders(limit: int = 1000) -> int:
     expired = 0
     for order_id in due:
         try:
-            order_transition(order_id=order_id, name="expire", actor=None, reason="payment window lapsed")
+            order_transition(order_id=order_id, name="expire", actor=None, reason=gettext("Payment window lapsed"))
             expired += 1
         except TransitionNotAllowed:
             continue
