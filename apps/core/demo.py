@@ -9,15 +9,24 @@ refuse stops the import instead of seeding impossible histories.
 Everything random comes from one `random.Random(seed)`, consumed in a fixed order, and every
 timestamp is an offset from the anchor: the same seed and anchor give the same data (API tokens
 excepted, they are secrets).
+
+Stock is the exception to "no services": receipts are bulk-inserted ledger lines, but the open
+orders' reservations, the quarantined batches and the alerts go through apps.inventory, so the demo
+shows what the real FEFO, shelf-life and hold rules make of it. Those services stamp
+`timezone.now()`; the builder moves every such time back onto the demo's time line afterwards, and
+passes the anchor's date as "today", so quantities and allocations stay reproducible. Stock draws
+come from a second generator, so the orders do not change when the stock plan does.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 from bisect import bisect
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from zoneinfo import ZoneInfo
@@ -27,7 +36,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from guardian.shortcuts import assign_perm
 
 from apps.accounts import roles
@@ -36,7 +45,9 @@ from apps.core.actors import SYSTEM_LABEL
 from apps.core.money import CENT, ZERO
 from apps.core.phones import normalise_phone, phone_tail
 from apps.customers.models import Address, Customer
-from apps.inventory.models import Warehouse
+from apps.inventory.alerts import DEMAND_DAYS, stock_alerts_refresh
+from apps.inventory.models import Batch, Reservation, StockAlert, StockLevel, StockMove, Warehouse
+from apps.inventory.services import RESERVABLE_STATUSES, allocatable_after, reserve_for_order, stock_quarantine_batch
 from apps.orders.models import (
     TERMINAL_STATUSES,
     HoldType,
@@ -48,6 +59,7 @@ from apps.orders.models import (
     PaymentStatus,
     Shop,
     ShopApiToken,
+    ShopWarehouse,
 )
 from apps.orders.platforms import Platform
 from apps.orders.services import HOLD_BLOCKED_TRANSITIONS
@@ -218,14 +230,29 @@ STEP_MINUTES = {
 }
 STEP_MINUTES_FROM = {("deliver", "in_transit"): (720, 4320), ("refuse", "in_transit"): (720, 4320)}
 
-# Minutes an order has been sitting in its current, unfinished status at the anchor.
+# Minutes an order has been sitting in its current, unfinished status at the anchor. Unpaid orders
+# are the exception: most are inside their shop's payment window, and every OVERDUE_EVERY-th one is
+# this many minutes past it, left for the expiry schedule.
+OVERDUE_EVERY = 5
 DWELL_MINUTES = {
-    S.PENDING_PAYMENT: (1, 600), S.PENDING_REVIEW: (3, 720), S.PENDING_APPROVAL: (30, 2880),
+    S.PENDING_PAYMENT: (1, 180), S.PENDING_REVIEW: (3, 720), S.PENDING_APPROVAL: (30, 2880),
     S.READY: (10, 1440), S.PICKING: (5, 180), S.PICKED: (5, 180), S.PACKED: (10, 480),
     S.SHIPPED: (30, 720), S.IN_TRANSIT: (60, 4320), S.OUT_FOR_DELIVERY: (30, 720),
     S.DELIVERED: (60, 6 * 1440), S.INTERCEPTING: (60, 2880),
 }
 HISTORY_DAYS = 120
+
+# Stock. Open orders hold reservations: the reservable ones through the real service, the ones being
+# picked were reserved before picking began. Shares of (warehouse, SKU) places per stock situation
+# (with a floor, so even a small demo shows each); the rest are comfortably stocked.
+IN_PICKING = (S.PICKING, S.PICKED, S.PACKED)
+OPEN_STATUSES = (*sorted(RESERVABLE_STATUSES), *IN_PICKING)
+STOCK_HOLDS = (HoldType.OUT_OF_STOCK, HoldType.EXPIRY_CONFLICT)
+STOCK_SITUATIONS = [  # (name, share, at least)
+    ("out_of_stock", 0.02, 1), ("short_dated", 0.005, 1), ("low_cover", 0.06, 2), ("below_safety", 0.06, 2),
+]
+NEAR_EXPIRY_SHARE, EXPIRED_SHARE, QUARANTINED_BATCHES = 0.15, 0.08, 2
+CUSTOMER_SHELF_LIFE_DAYS = (90, 120, 120, 180)  # what a few distributors demand
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,6 +275,8 @@ class ShopSpec:
     warehouse: str
     share: float
     served_by_agent: bool
+    payment_window_minutes: int = 5
+    warehouses: tuple[str, ...] = ()  # ordered list; empty: the default warehouse alone
 
 
 WAREHOUSES = [
@@ -257,7 +286,8 @@ WAREHOUSES = [
 SHOPS = [
     ShopSpec("dy-xinyuan", "鑫源优选抖音旗舰店", Platform.DOUYIN, "HZ1", 0.5, True),
     ShopSpec("yz-xinyuan", "鑫源茶舍有赞商城", Platform.YOUZAN, "GZ2", 0.3, True),
-    ShopSpec("b2b-xinyuan", "鑫源贸易B2B分销平台", Platform.B2B, "HZ1", 0.2, False),
+    # Distributors get half an hour to pay, and HZ1 ships their orders unless it cannot serve every line.
+    ShopSpec("b2b-xinyuan", "鑫源贸易B2B分销平台", Platform.B2B, "HZ1", 0.2, False, 30, ("HZ1", "GZ2")),
 ]
 SHOP_CODES = [spec.code for spec in SHOPS]
 WAREHOUSE_CODES = [spec.code for spec in WAREHOUSES]
@@ -277,8 +307,9 @@ ROLE_SCOPES = {
     roles.ADMIN: "everything, incl. configuration (superuser)",
 }
 
+# As apps.inventory.services assigns them for the holds a reservation opens.
 HOLD_OWNERS = {
-    HoldType.OUT_OF_STOCK: roles.WAREHOUSE_LEAD, HoldType.EXPIRY_CONFLICT: roles.WAREHOUSE_LEAD,
+    HoldType.OUT_OF_STOCK: roles.CS_LEAD, HoldType.EXPIRY_CONFLICT: roles.WAREHOUSE_LEAD,
     HoldType.ADDRESS_UNRESOLVED: roles.CS_AGENT, HoldType.BLACKLISTED: roles.CS_LEAD,
     HoldType.OVER_CREDIT_LIMIT: roles.FINANCE, HoldType.PRICE_MISMATCH: roles.CS_LEAD,
     HoldType.MULTIPLE_ADDRESSES: roles.CS_AGENT, HoldType.MISSING_CUSTOMS_DATA: roles.CS_LEAD,
@@ -336,6 +367,7 @@ class DemoOptions:
 @dataclass
 class DemoResult:
     counts: dict[str, int] = field(default_factory=dict)
+    stock: dict[str, int] = field(default_factory=dict)
     tokens: list[tuple[str, str]] = field(default_factory=list)  # (shop code, raw token)
 
 
@@ -348,6 +380,18 @@ def reset_demo() -> dict[str, int]:
     shops = Shop.objects.filter(code__in=SHOP_CODES)
     orders = Order.objects.filter(shop__in=shops)
     counts = {"orders": orders.count()}
+    # Stock first: the ledger, reservations and levels protect orders, lines, SKUs and warehouses.
+    skus = SKU.objects.filter(code__regex=DEMO_SKU_REGEX)
+    warehouses = Warehouse.objects.filter(code__in=WAREHOUSE_CODES)
+    levels = StockLevel.objects.filter(Q(sku__in=skus) | Q(warehouse__in=warehouses))
+    reservations = Reservation.objects.filter(Q(order_line__order__in=orders) | Q(stock_level__in=levels))
+    StockAlert.objects.filter(Q(sku__in=skus) | Q(warehouse__in=warehouses)).delete()
+    counts["stock moves"] = StockMove.objects.filter(
+        Q(stock_level__in=levels) | Q(order__in=orders) | Q(reservation__in=reservations)
+    ).delete()[1].get(StockMove._meta.label, 0)
+    reservations.delete()
+    levels.delete()
+    Batch.objects.filter(sku__in=skus).delete()
     OrderEvent.objects.filter(order__in=orders).delete()
     OrderHold.objects.filter(order__in=orders).delete()
     OrderLine.objects.filter(order__in=orders).delete()
@@ -357,8 +401,8 @@ def reset_demo() -> dict[str, int]:
     customers = Customer.objects.filter(code__contains=DEMO_CUSTOMER_MARK)
     Address.objects.filter(customer__in=customers).delete()
     counts["customers"] = customers.delete()[1].get(Customer._meta.label, 0)
-    counts["skus"] = SKU.objects.filter(code__regex=DEMO_SKU_REGEX).delete()[1].get(SKU._meta.label, 0)
-    Warehouse.objects.filter(code__in=WAREHOUSE_CODES).delete()
+    counts["skus"] = skus.delete()[1].get(SKU._meta.label, 0)
+    warehouses.delete()
     User.objects.filter(username__in=ROLE_ORDER, email__endswith="@" + DEMO_EMAIL_DOMAIN).delete()
     return counts
 
@@ -371,6 +415,12 @@ class _Product:
     sku: SKU
     family: dict
     price: Decimal
+
+
+@dataclass(frozen=True)
+class _Principal:
+    """Who reserved: the shop's API token, as intake would (apps.core.actors reads `label`)."""
+    label: str
 
 
 @dataclass
@@ -392,12 +442,17 @@ class DemoBuilder:
             raise DemoError("--orders must not be negative")
         self.o = options
         self.rng = random.Random(options.seed)
+        self.stock_rng = random.Random(f"{options.seed}:stock")
         self.anchor = options.anchor or parse_anchor(None)
+        self.today = self.anchor.astimezone(DEMO_TZ).date()
         self.names = load_fixture("names.json")
         self.geo = load_fixture("regions.json")
         self.catalog = load_fixture("products.json")
         self.remarks = load_fixture("remarks.json")
         self.ops = load_fixture("ops.json")
+        self.stock_texts = load_fixture("stock.json")
+        self.order_lines: list[tuple[Order, list[OrderLine]]] = []
+        self.unpaid = 0
         self.events: list[OrderEvent] = []
         self.holds: list[OrderHold] = []
         self.hold_events: list[tuple[OrderEvent, OrderHold]] = []
@@ -477,9 +532,14 @@ class DemoBuilder:
             spec.code: Shop.objects.create(
                 code=spec.code, name=spec.name, platform=spec.platform,
                 default_warehouse=self.warehouses[spec.warehouse],
+                payment_window_minutes=spec.payment_window_minutes,
             )
             for spec in SHOPS
         }
+        ShopWarehouse.objects.bulk_create([
+            ShopWarehouse(shop=self.shops[spec.code], warehouse=self.warehouses[code], priority=priority)
+            for spec in SHOPS for priority, code in enumerate(spec.warehouses)
+        ])
         self.shop_specs = {spec.code: spec for spec in SHOPS}
         Warehouse.objects.filter(code__in=WAREHOUSE_CODES).update(
             created_at=self.anchor - timedelta(days=720), updated_at=self.anchor - timedelta(days=720)
@@ -552,6 +612,7 @@ class DemoBuilder:
                 batch_tracked=bool(shelf_life) or item.get("batch_tracked", False),
                 hs_code=item["hs_code"],
                 origin_country=item["origin"],
+                **self.stock_attributes(item, price, shelf_life),
             )
             self.products.append(_Product(sku, family, price))
         SKU.objects.bulk_create([p.sku for p in self.products], batch_size=BATCH)
@@ -567,6 +628,18 @@ class DemoBuilder:
             code: list(accumulate(1 / float(p.price) for p in products))
             for code, products in self.shop_products.items()
         }
+
+    def stock_attributes(self, item, price: Decimal, shelf_life: int | None) -> dict:
+        """Safety stock by price class (cheap goods move in bulk), an alert window of about a twelfth
+        of the shelf life (30-90 days), and the fixture's minimum remaining shelf life, if any."""
+        low, high = (100, 200) if price < 30 else (50, 120) if price < 100 else (30, 60) if price < 300 else (20, 30)
+        attributes = {
+            "safety_stock": self.stock_rng.randint(low // 5, high // 5) * 5,
+            "min_remaining_shelf_life_days": item.get("min_remaining_shelf_life_days", 0),
+        }
+        if shelf_life:
+            attributes["near_expiry_alert_days"] = min(90, max(30, round(shelf_life / 12 / 5) * 5))
+        return attributes
 
     def pick_products(self, shop_code: str, count: int, business: bool) -> list[_Product]:
         products = self.shop_products[shop_code]
@@ -613,6 +686,8 @@ class DemoBuilder:
                     customer.tier = (Customer.Tier.KEY_ACCOUNT if customer.credit_limit >= 300000
                                      else Customer.Tier.GOLD if customer.credit_limit >= 100000
                                      else Customer.Tier.SILVER)
+                    if self.stock_rng.random() < 0.25:  # resellers who want fresh stock
+                        customer.min_remaining_shelf_life_days = self.stock_rng.choice(CUSTOMER_SHELF_LIFE_DAYS)
                     nickname = customer.name
                 else:
                     customer.name = contact
@@ -654,6 +729,9 @@ class DemoBuilder:
                     discount=Decimal(self.rng.randint(78, 95)) / 100 if business else Decimal(1),
                 ))
         all_buyers = [b for code, _n in plan for b in self.buyers[code]]
+        business = [b.customer for b in self.buyers["b2b-xinyuan"]]
+        if not any(c.min_remaining_shelf_life_days for c in business):  # at least one shows the rule
+            business[0].min_remaining_shelf_life_days = 120
         Customer.objects.bulk_create([b.customer for b in all_buyers], batch_size=BATCH)
         Address.objects.bulk_create([a for b in all_buyers for a in b.addresses], batch_size=BATCH)
         self.all_buyers = all_buyers
@@ -772,7 +850,7 @@ class DemoBuilder:
                    else "cancel_late" if source in (S.PICKING, S.PICKED, S.PACKED) else "cancel_paid")
         return {"reason": self.rng.choice(reasons[key])} if key else {}
 
-    def hold_type(self, status, buyer, lines, after_short_pick) -> str:
+    def hold_type(self, status, buyer, lines, after_short_pick, stock=True) -> str:
         if buyer.customer.is_blacklisted:
             return HoldType.BLACKLISTED
         if after_short_pick and status == S.READY:
@@ -788,6 +866,8 @@ class DemoBuilder:
                 options.append(HoldType.MISSING_CUSTOMS_DATA)
         if any(l.sku.shelf_life_days for l in lines):
             options.append(HoldType.EXPIRY_CONFLICT)
+        if not stock:
+            options = [kind for kind in options if kind not in STOCK_HOLDS]
         return self.rng.choice(options)
 
     def add_hold(self, order, buyer, lines, status, hold_type, opened_at, released_at=None):
@@ -867,7 +947,10 @@ class DemoBuilder:
             business = buyer.customer.kind == Customer.Kind.B2B
             address = (next(a for a in buyer.addresses if a.is_default) if self.rng.random() < 0.8
                        else self.rng.choice(buyer.addresses))
-            if address.province in south:
+            if spec.warehouses:
+                # The shop's list decides, not the address: the first warehouse, the next when it could not serve.
+                warehouse = self.warehouses[spec.warehouses[0] if self.rng.random() < 0.9 else spec.warehouses[1]]
+            elif address.province in south:
                 warehouse = self.warehouses["GZ2"] if self.rng.random() < 0.7 else shop.default_warehouse
             else:
                 warehouse = self.warehouses["HZ1"] if self.rng.random() < 0.5 else shop.default_warehouse
@@ -880,6 +963,13 @@ class DemoBuilder:
             if final in TERMINAL_STATUSES:
                 room = max(3600, int((timedelta(days=HISTORY_DAYS) - span).total_seconds()))
                 tail = timedelta(seconds=self.rng.randint(3600, room))
+            elif final == S.PENDING_PAYMENT:
+                window = timedelta(minutes=spec.payment_window_minutes)
+                self.unpaid += 1
+                if self.unpaid % OVERDUE_EVERY == 2:
+                    tail = window + self.minutes(*DWELL_MINUTES[final])
+                else:
+                    tail = timedelta(seconds=self.rng.randint(20, int(window.total_seconds()) - 20))
             else:
                 tail = self.minutes(*DWELL_MINUTES[final])
             placed_at = (self.anchor - tail - span).replace(microsecond=0)
@@ -896,6 +986,9 @@ class DemoBuilder:
             lines = self.build_lines(order, buyer, spec.code)
             self.money(order, lines, buyer, spec.code)
             names = [n for n, _s, _t in hops]
+            if "pay" not in names and "confirm" not in names:
+                # Intake gives every order its shop's payment window; paying or confirming clears it.
+                order.payment_due_at = placed_at + timedelta(minutes=spec.payment_window_minutes)
             if "pay" in names:
                 order.paid_at = times[names.index("pay")]
                 order.payment_status, order.paid_amount = PaymentStatus.PAID, order.grand_total
@@ -963,15 +1056,17 @@ class DemoBuilder:
                 after_short_pick = bool(hops) and hops[-1][0] == "return_to_ready"
                 if buyer.customer.is_blacklisted or after_short_pick or self.rng.random() < chance:
                     last = order.status_changed_at
-                    kinds = [self.hold_type(final, buyer, lines, after_short_pick)]
+                    # Open stock holds are left to the real reservation (build_stock), so they match the stock.
+                    kinds = [self.hold_type(final, buyer, lines, after_short_pick, stock=False)]
                     if self.rng.random() < 0.1:
-                        kinds.append(self.rng.choice([HoldType.BUYER_REQUEST, HoldType.MANUAL, HoldType.OUT_OF_STOCK]))
+                        kinds.append(self.rng.choice([HoldType.BUYER_REQUEST, HoldType.MANUAL]))
                     for kind in dict.fromkeys(kinds):  # one open hold per type
                         opened_at = (last + (self.anchor - last) * self.rng.uniform(0.05, 0.6)).replace(microsecond=0)
                         events += self.add_hold(order, buyer, lines, final, kind, opened_at)
             events.sort(key=lambda e: e.created_at)
             self.events += events
             self.lines += lines
+            self.order_lines.append((order, lines))
             buyer.orders.append(order)
             self.orders.append(order)
 
@@ -1008,6 +1103,316 @@ class DemoBuilder:
         Address.objects.bulk_update([a for b in self.all_buyers for a in b.addresses],
                                     ["created_at", "updated_at"], batch_size=BATCH)
 
+    # -- stock -----------------------------------------------------------------------------
+    # The ledger starts with an opening count shortly before the oldest open order came in: every
+    # place's stock arrives as receipt lines then. Orders that had shipped (or been cancelled or
+    # expired) before the anchor are history from before the ledger: their goods are not part of
+    # the count, so they have no reserve, issue or release lines. That is a simplification for the
+    # few that moved between the count and the anchor, kept so the levels stay easy to reason about.
+    def build_stock(self) -> dict[str, int]:
+        open_orders = [(o, lines) for o, lines in self.order_lines if o.status in OPEN_STATUSES]
+        first_open = min((o.placed_at for o, _l in open_orders), default=self.anchor - timedelta(days=1))
+        self.opening = (first_open - timedelta(hours=2)).replace(minute=0, second=0)
+        plan = self.plan_stock(open_orders)
+        levels = self.receive_stock(plan)
+        self.quarantine_batches(levels)
+        self.reserve_picking(open_orders, levels)
+        short = self.reserve_open_orders(open_orders)
+        self.date_reservations(open_orders, short)
+        stock_alerts_refresh(today=self.today, now=self.anchor)
+        return self.stock_summary()
+
+    def plan_stock(self, open_orders):
+        """Per (warehouse, SKU): how much stock, in which lots. Sellable stock = what open orders
+        need + a spare that the place's situation decides; expired, blocked and quarantined lots
+        come on top of that."""
+        rng = self.stock_rng
+        since = self.anchor - timedelta(days=DEMAND_DAYS)
+        first_choice = {spec.code: self.warehouses[spec.warehouses[0]] for spec in SHOPS if spec.warehouses}
+        demand, picking, waiting = defaultdict(int), defaultdict(int), defaultdict(int)
+        for order, lines in self.order_lines:
+            if order.placed_at >= since and order.status not in (S.CANCELLED, S.EXPIRED):
+                for line in lines:  # the alerts' week of demand
+                    demand[(order.warehouse_id, line.sku_id)] += line.quantity
+        for order, lines in open_orders:
+            if order.status in IN_PICKING:
+                for line in lines:
+                    picking[(order.warehouse_id, line.sku_id)] += line.quantity
+            else:
+                # A shop with a warehouse list gets its first warehouse when the reservation is made.
+                warehouse = first_choice.get(order.shop.code, order.warehouse)
+                for line in lines:
+                    waiting[(warehouse.pk, line.sku_id)] += line.quantity
+
+        places = [(p.sku, self.warehouses[code]) for p in self.products for code in WAREHOUSE_CODES]
+        dated = {(w.pk, s.pk) for s, w in places if s.batch_tracked and s.shelf_life_days}
+        eligible = {
+            "out_of_stock": lambda key, sku: waiting[key] >= 2,
+            "short_dated": lambda key, sku: key in dated and sku.min_remaining_shelf_life_days > 0 and waiting[key] > 0,
+            "low_cover": lambda key, sku: demand[key] >= 5,
+            "below_safety": lambda key, sku: True,
+        }
+        situation = {}
+        for name, share, floor in STOCK_SITUATIONS:
+            pool = [(w.pk, s.pk) for s, w in places
+                    if (w.pk, s.pk) not in situation and eligible[name]((w.pk, s.pk), s)]
+            for key in rng.sample(pool, min(len(pool), max(floor, round(len(places) * share)))):
+                situation[key] = name
+        self.situations = situation  # (warehouse pk, SKU pk) -> situation, for a look afterwards
+        usual = sorted(key for key in dated if situation.get(key) != "short_dated")
+        near = set(rng.sample(usual, min(len(usual), max(1, round(len(usual) * NEAR_EXPIRY_SHARE)))))
+        expired = set(rng.sample(usual, min(len(usual), max(1, round(len(usual) * EXPIRED_SHARE)))))
+        comfortable = [key for key in usual if key not in situation]
+        quarantined = set(rng.sample(comfortable, min(len(comfortable), QUARANTINED_BATCHES)))
+
+        plan = []  # (warehouse, sku, [(kind, days left or None, quantity)])
+        for sku, warehouse in places:
+            key = (warehouse.pk, sku.pk)
+            kind = situation.get(key, "comfortable")
+            need, safety, weekly = picking[key] + waiting[key], sku.safety_stock, demand[key]
+            if kind == "comfortable":
+                spare = max(math.ceil(safety * rng.uniform(1.3, 2.5)), math.ceil(weekly * rng.uniform(1.8, 3.5)))
+                sellable = -(-(need + spare) // 10) * 10  # counted in tens
+            elif kind == "below_safety":
+                sellable = need + max(1, int(safety * rng.uniform(0.2, 0.75)))
+            elif kind == "low_cover":  # below COVER_ALERT_BELOW weeks of demand
+                sellable = need + max(1, int(weekly * rng.uniform(0.3, 0.9)))
+            elif kind == "out_of_stock":  # the pickers' share and part of the rest: later orders wait
+                sellable = picking[key] + max(1, int(waiting[key] * rng.uniform(0.2, 0.7)))
+            else:  # short_dated: the waiting orders' share is in a lot too close to expiry for this SKU
+                sellable = picking[key] + rng.randint(1, 3)
+            spare = sellable - need
+            if not sku.batch_tracked:
+                plan.append((warehouse, sku, [("plain", None, sellable)]))
+                continue
+            if not sku.shelf_life_days:  # devices: lots without an expiry date
+                count = min(rng.randint(2, 3), sellable)
+                plan.append((warehouse, sku, [("undated", None, q) for q in self.split(sellable, count)]))
+                continue
+            lots = []
+            alert, floor_days = sku.near_expiry_alert_days, max(sku.min_remaining_shelf_life_days, 1)
+            if key in expired:  # counted, waiting to be scrapped: never allocated
+                lots.append(("expired", rng.randint(-60, 0), rng.randint(2, 24)))
+            near_share = 0
+            if key in near:
+                days = rng.randint(1, alert)
+                if days < floor_days:  # blocked for this SKU anyway, so on top of the plan
+                    lots.append(("near", days, rng.randint(3, 30)))
+                elif spare >= 4:  # allocatable: FEFO serves it first
+                    near_share = max(1, int(spare * rng.uniform(0.15, 0.5)))
+                    lots.append(("near", days, near_share))
+            if kind == "short_dated":
+                low, high = alert + 10, sku.min_remaining_shelf_life_days - 5
+                if low > high:
+                    low, high = 1, sku.min_remaining_shelf_life_days - 1
+                lots.append(("short", rng.randint(low, high), waiting[key] + rng.randint(10, 40)))
+            # Far lots outlast every customer's minimum, so open orders are served whoever they are.
+            far_low = max(max(CUSTOMER_SHELF_LIFE_DAYS), floor_days, alert) + 20
+            far_high = max(far_low, sku.shelf_life_days - 7)
+            extra = 1 if key in quarantined else 0
+            fewest = max(1, 2 - len(lots) - extra)
+            count = min(rng.randint(fewest, max(fewest, 4 - len(lots) - extra)), sellable - near_share)
+            days = sorted(rng.randint(far_low, far_high) for _i in range(count))
+            lots += [("far", d, q) for d, q in zip(days, self.split(sellable - near_share, count))]
+            if extra:
+                lots.append(("quarantine", rng.randint(far_low, far_high), rng.randint(20, 80)))
+            plan.append((warehouse, sku, lots))
+        return plan
+
+    def split(self, total: int, parts: int) -> list[int]:
+        """`total` in `parts` positive amounts, smallest first (older lots have been sold down)."""
+        cuts = sorted(self.stock_rng.sample(range(1, total), parts - 1)) if parts > 1 else []
+        return sorted(b - a for a, b in zip([0, *cuts], [*cuts, total]))
+
+    def receive_stock(self, plan) -> list[StockLevel]:
+        """The opening count: batches, one sellable level per lot, one receipt line per level."""
+        rng, texts = self.stock_rng, self.stock_texts
+        clerks = {"HZ1": self.users[roles.WAREHOUSE_CLERK], "GZ2": self.users[roles.WAREHOUSE_LEAD]}
+        suppliers = {p.sku.pk: rng.choice(texts["suppliers"][p.family["code"]]) for p in self.products}
+        used_lots = defaultdict(set)
+        batches, levels, moves, counted, scanned = [], [], [], Counter(), Counter()
+        day = f"{self.opening.astimezone(DEMO_TZ):%Y%m%d}"
+        for warehouse, sku, lots in plan:
+            counted[warehouse.code] += 1
+            reference = f"OPEN-{warehouse.code}-{day}-{counted[warehouse.code]:04d}"
+            for kind, days_left, quantity in lots:
+                batch = None
+                if kind != "plain":
+                    step = 1 if kind == "near" and days_left <= 1 else -1
+                    while True:  # one lot number per SKU: a clash moves the lot a day
+                        if days_left is None:
+                            made, expires = self.today - timedelta(days=rng.randint(20, 400)), None
+                        else:
+                            expires = self.today + timedelta(days=days_left)
+                            made = expires - timedelta(days=sku.shelf_life_days)
+                        lot = f"L{made:%Y%m%d}"
+                        if lot not in used_lots[sku.pk]:
+                            break
+                        days_left = None if days_left is None else days_left + step
+                    used_lots[sku.pk].add(lot)
+                    batch = Batch(sku=sku, lot_number=lot, manufactured_on=made, expires_on=expires)
+                    batch.demo_kind = kind
+                    batches.append(batch)
+                level = StockLevel(warehouse=warehouse, sku=sku, batch=batch, on_hand=quantity)
+                clerk = clerks[warehouse.code]
+                scanned[warehouse.code] += 1
+                at = self.opening + timedelta(seconds=5 * scanned[warehouse.code])
+                levels.append(level)
+                moves.append(StockMove(
+                    stock_level=level, sku=sku, type=StockMove.Type.RECEIPT, on_hand_delta=quantity,
+                    reference=reference, note=f"{texts['opening_note']}（{suppliers[sku.pk]}）",
+                    actor=clerk, actor_label=clerk.get_username(), created_at=at,
+                ))
+                if batch is not None and not hasattr(batch, "received_at"):
+                    batch.received_at = at
+        Batch.objects.bulk_create(batches, batch_size=BATCH)
+        StockLevel.objects.bulk_create(levels, batch_size=BATCH)
+        times = [move.created_at for move in moves]
+        StockMove.objects.bulk_create(moves, batch_size=BATCH)
+        # auto_now_add stamped "now"; the count happened at the opening.
+        for move, at in zip(moves, times):
+            move.created_at = at
+        StockMove.objects.bulk_update(moves, ["created_at"], batch_size=BATCH)
+        for batch in batches:
+            batch.created_at = batch.received_at
+        Batch.objects.bulk_update(batches, ["created_at"], batch_size=BATCH)
+        return levels
+
+    def quarantine_batches(self, levels):
+        """QC stops a lot or two after the count, through the real service. They are lots no order
+        holds, so the service has nothing to re-reserve (it would re-reserve as of the real today)."""
+        rng = self.stock_rng
+        lead = self.users[roles.WAREHOUSE_LEAD]
+        for level in levels:
+            batch = level.batch
+            if batch is None or batch.demo_kind != "quarantine":
+                continue
+            reason = rng.choice(self.stock_texts["quarantine_reasons"])
+            stock_quarantine_batch(batch_id=batch.pk, actor=lead, reason=reason)
+            span = int((self.anchor - self.opening).total_seconds())
+            at = self.opening + timedelta(seconds=rng.randint(span // 4, span * 3 // 4))
+            Batch.objects.filter(pk=batch.pk).update(quarantined_at=at)
+            StockMove.objects.filter(stock_level__batch=batch, type=StockMove.Type.QUARANTINE).update(created_at=at)
+            batch.quarantined_at = at
+            level.on_hand = 0  # its units are in the quarantine bucket now
+
+    def reserve_picking(self, open_orders, levels):
+        """Orders being picked were reserved before picking began, in their own warehouse, and the
+        service no longer reserves for them: their rows are built here by the same FEFO rules."""
+        places = defaultdict(list)
+        for level in levels:
+            places[(level.warehouse_id, level.sku_id)].append(level)
+        for candidates in places.values():
+            candidates.sort(key=lambda l: ((l.batch.expires_on or date.max) if l.batch else date.max, l.pk))
+        reservations, moves, touched = [], [], {}
+        picking = sorted((o for o in open_orders if o[0].status in IN_PICKING), key=lambda o: o[0].placed_at)
+        for order, lines in picking:
+            actor = _Principal(f"token:{order.shop.code}:demo")
+            for line in lines:
+                cutoff = allocatable_after(line.sku, order.customer, self.today)
+                need = line.quantity
+                for level in places[(order.warehouse_id, line.sku_id)]:
+                    batch = level.batch
+                    free = level.on_hand - level.reserved
+                    if need == 0:
+                        break
+                    if free <= 0 or (batch is not None and (
+                            batch.quarantined_at is not None or (batch.expires_on and batch.expires_on < cutoff))):
+                        continue
+                    quantity = min(free, need)
+                    need -= quantity
+                    level.reserved += quantity
+                    touched[level.pk] = level
+                    reservation = Reservation(order_line=line, stock_level=level, quantity=quantity)
+                    reservations.append(reservation)
+                    moves.append(StockMove(
+                        stock_level=level, sku_id=level.sku_id, type=StockMove.Type.RESERVE, reserved_delta=quantity,
+                        order=order, reservation=reservation, reference=f"order:{order.external_id}",
+                        actor_label=actor.label,
+                    ))
+                if need:
+                    raise DemoError(f"the stock plan leaves {order.external_id} ({order.status}) "
+                                    f"short of {line.sku.code}")
+        Reservation.objects.bulk_create(reservations, batch_size=BATCH)
+        StockMove.objects.bulk_create(moves, batch_size=BATCH)
+        StockLevel.objects.bulk_update(list(touched.values()), ["reserved"], batch_size=BATCH)
+
+    def reserve_open_orders(self, open_orders) -> list[Order]:
+        """The real reservation, first come first served, as intake would have made it ("today" is the
+        anchor's date). Shortfalls open out_of_stock / expiry_conflict holds; the orders are returned."""
+        short = []
+        waiting = sorted((o for o in open_orders if o[0].status in RESERVABLE_STATUSES),
+                         key=lambda o: o[0].placed_at)
+        for order, lines in waiting:
+            result = reserve_for_order(order, actor=_Principal(f"token:{order.shop.code}:demo"),
+                                       on_shortfall="hold", today=self.today, new_lines=lines)
+            if result.shortfalls:
+                short.append(order)
+        return short
+
+    def date_reservations(self, open_orders, short):
+        """Put the services' "now" back on the time line: a reservation was made when its order came
+        in. An order that was short then could not have passed review or approval under a stock hold,
+        so for those beyond review the hold (and the reservation) came later, while the order waited."""
+        rng = self.stock_rng
+        made = {order.pk: order.placed_at for order, _l in open_orders}
+        short_ids = {order.pk for order in short}
+        taken = defaultdict(set)
+        for event in self.events:
+            if event.order_id in short_ids:
+                taken[event.order_id].add(event.created_at)
+        holds = defaultdict(list)
+        for hold in OrderHold.objects.filter(order_id__in=short_ids, type__in=STOCK_HOLDS, released_at__isnull=True,
+                                             is_automatic=True).order_by("order_id", "pk"):
+            holds[hold.order_id].append(hold)
+        events = {event.payload.get("hold_id"): event for event in OrderEvent.objects.filter(
+            order_id__in=short_ids, type=OrderEvent.Type.HOLD_OPENED, name__in=STOCK_HOLDS)}
+        changed_holds, changed_events = [], []
+        for order in short:
+            if order.status in (S.PENDING_PAYMENT, S.PENDING_REVIEW):  # paying is never held up
+                at = order.placed_at + timedelta(seconds=1)
+            else:
+                since = order.status_changed_at
+                at = (since + (self.anchor - since) * rng.uniform(0.05, 0.6)).replace(microsecond=0)
+                made[order.pk] = at
+            for hold in holds[order.pk]:
+                while at in taken[order.pk]:
+                    at += timedelta(seconds=1)
+                taken[order.pk].add(at)
+                hold.opened_at = at
+                events[hold.pk].created_at = at
+                changed_holds.append(hold)
+                changed_events.append(events[hold.pk])
+        OrderHold.objects.bulk_update(changed_holds, ["opened_at"], batch_size=BATCH)
+        OrderEvent.objects.bulk_update(changed_events, ["created_at"], batch_size=BATCH)
+        rows = (Reservation.objects.filter(order_line__order_id__in=list(made))
+                .values_list("pk", "order_line__order_id"))
+        Reservation.objects.bulk_update([Reservation(pk=pk, created_at=made[order_id]) for pk, order_id in rows],
+                                        ["created_at"], batch_size=BATCH)
+        rows = (StockMove.objects.filter(order_id__in=list(made), type=StockMove.Type.RESERVE)
+                .values_list("pk", "order_id"))
+        StockMove.objects.bulk_update([StockMove(pk=pk, created_at=made[order_id]) for pk, order_id in rows],
+                                      ["created_at"], batch_size=BATCH)
+
+    def stock_summary(self) -> dict[str, int]:
+        warehouses = list(self.warehouses.values())
+        levels = StockLevel.objects.filter(warehouse__in=warehouses)
+        alerts = Counter(StockAlert.objects.filter(warehouse__in=warehouses, resolved_at__isnull=True)
+                         .values_list("kind", flat=True))
+        open_orders = Order.objects.filter(shop__in=self.shops.values(), status__in=OPEN_STATUSES)
+        return {
+            "levels": levels.count(),
+            "batches": Batch.objects.filter(levels__in=levels).distinct().count(),
+            "quarantined batches": Batch.objects.filter(levels__in=levels, quarantined_at__isnull=False)
+            .distinct().count(),
+            "active reservations": Reservation.objects.filter(stock_level__in=levels,
+                                                              state=Reservation.State.ACTIVE).count(),
+            "moves": StockMove.objects.filter(stock_level__in=levels).count(),
+            "stock holds": OrderHold.objects.filter(order__in=open_orders, type__in=STOCK_HOLDS,
+                                                    released_at__isnull=True).count(),
+            **{f"{kind} alerts": alerts[kind] for kind in StockAlert.Kind.values},
+        }
+
     def build(self) -> DemoResult:
         self.build_users()
         self.build_places()
@@ -1017,13 +1422,14 @@ class DemoBuilder:
         self.build_customers()
         self.build_orders()
         self.save_orders()
+        stock = self.build_stock()
         counts = {
             "warehouses": len(self.warehouses), "shops": len(self.shops), "skus": len(self.products),
             "customers": len(self.all_buyers), "addresses": sum(len(b.addresses) for b in self.all_buyers),
             "orders": len(self.orders), "lines": len(self.lines), "events": len(self.events),
             "holds": len(self.holds), "open holds": sum(1 for h in self.holds if h.released_at is None),
         }
-        return DemoResult(counts=counts, tokens=tokens)
+        return DemoResult(counts=counts, stock=stock, tokens=tokens)
 
 
 def ean_check_digit(body: str) -> str:

@@ -1,7 +1,7 @@
 """`manage.py seed_demo`: a small but complete demo, checked against the model's own rules."""
 import re
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -15,8 +15,10 @@ from apps.catalog.models import SKU
 from apps.core import demo
 from apps.core.phones import normalise_phone, phone_tail
 from apps.customers.models import Address, Customer
-from apps.inventory.models import Warehouse
+from apps.inventory.models import Batch, Reservation, StockAlert, StockLevel, StockMove, Warehouse
+from apps.inventory.services import RESERVABLE_STATUSES, ledger_matches_levels, stock_receive
 from apps.orders.models import (
+    HoldType,
     Order,
     OrderEvent,
     OrderHold,
@@ -25,11 +27,15 @@ from apps.orders.models import (
     PaymentStatus,
     Shop,
     ShopApiToken,
+    ShopWarehouse,
     hash_token,
 )
 from apps.orders.services import HOLD_BLOCKED_TRANSITIONS
 
 ANCHOR = datetime(2026, 11, 22, tzinfo=ZoneInfo("Asia/Shanghai"))
+TODAY = ANCHOR.date()
+OPEN = (*RESERVABLE_STATUSES, OrderStatus.PICKING, OrderStatus.PICKED, OrderStatus.PACKED)
+STOCK_HOLDS = (HoldType.OUT_OF_STOCK, HoldType.EXPIRY_CONFLICT)
 ARGS = ["--orders", "400", "--customers", "60", "--skus", "40", "--seed", "7", "--anchor", "2026-11-22"]
 ROLES = [roles.CS_AGENT, roles.CS_LEAD, roles.WAREHOUSE_CLERK, roles.WAREHOUSE_LEAD, roles.FINANCE,
          roles.MANAGER, roles.ADMIN]
@@ -70,14 +76,42 @@ def snapshot():
     )
     lines = list(OrderLine.objects.order_by("order__external_id", "line_no").values_list(
         "order__external_id", "line_no", "sku__code", "quantity", "unit_price", "discount", "line_total"))
-    return orders, events, lines
+    return orders, events, lines, stock_snapshot()
+
+
+def stock_snapshot():
+    """Quantities, allocations and times of the stock, by natural keys (pks differ after a reset)."""
+    return {
+        "warehouses": list(Order.objects.order_by("shop__code", "external_id").values_list(
+            "external_id", "warehouse__code", "payment_due_at")),
+        "batches": list(Batch.objects.order_by("sku__code", "lot_number").values_list(
+            "sku__code", "lot_number", "manufactured_on", "expires_on", "quarantined_at", "quarantine_reason",
+            "created_at")),
+        "levels": list(StockLevel.objects.order_by("warehouse__code", "sku__code", "batch__lot_number", "bucket")
+                       .values_list("warehouse__code", "sku__code", "batch__lot_number", "bucket", "on_hand",
+                                    "reserved")),
+        "reservations": list(Reservation.objects.order_by(
+            "order_line__order__external_id", "order_line__line_no", "stock_level__batch__lot_number").values_list(
+            "order_line__order__external_id", "order_line__line_no", "stock_level__warehouse__code",
+            "stock_level__batch__lot_number", "quantity", "state", "expires_at", "created_at")),
+        "moves": sorted(StockMove.objects.values_list(
+            "type", "stock_level__warehouse__code", "sku__code", "stock_level__batch__lot_number",
+            "stock_level__bucket", "on_hand_delta", "reserved_delta", "order__external_id", "reference", "note",
+            "actor_label", "created_at"), key=repr),
+        "holds": sorted(OrderHold.objects.values_list(
+            "order__external_id", "type", "reason", "owner_role", "opened_at", "released_at"), key=repr),
+        "alerts": sorted(StockAlert.objects.values_list(
+            "kind", "warehouse__code", "sku__code", "batch__lot_number", "available", "suggested_quantity",
+            "details", "raised_at", "resolved_at"), key=repr),
+    }
 
 
 def table_counts():
     return {
         model.__name__: model.objects.count()
         for model in (Order, OrderLine, OrderEvent, OrderHold, Customer, Address, SKU, Shop, Warehouse,
-                      ShopApiToken, get_user_model())
+                      ShopApiToken, ShopWarehouse, Batch, StockLevel, Reservation, StockMove, StockAlert,
+                      get_user_model())
     }
 
 
@@ -137,7 +171,10 @@ def test_every_status_is_present_and_every_history_is_a_valid_walk(seeded):
                         if e.type == OrderEvent.Type.HOLD_RELEASED and e.payload["hold_id"] == hold.pk]
             if hold.released_at is None:
                 assert not released
-                assert order.status in (OrderStatus.PENDING_REVIEW, OrderStatus.READY)
+                # Stock holds come from the reservation, which also runs while an order waits for payment.
+                waits = RESERVABLE_STATUSES if hold.type in STOCK_HOLDS else (OrderStatus.PENDING_REVIEW,
+                                                                               OrderStatus.READY)
+                assert order.status in waits, (order.external_id, hold.type)
             else:
                 assert len(released) == 1 and released[0].created_at == hold.released_at
                 assert hold.resolution and hold.released_by_id
@@ -255,10 +292,12 @@ def test_users_groups_scopes_and_tokens(seeded):
 
 @pytest.mark.django_db
 def test_same_seed_and_anchor_give_the_same_data(seeded):
-    first = snapshot()
+    first, counts = snapshot(), table_counts()
     seed("--reset")
-    assert snapshot() == first
-    assert table_counts()["Order"] == 400
+    again = snapshot()
+    assert again[3] == first[3]  # stock first: the smaller diff when it fails
+    assert again == first
+    assert table_counts() == counts and counts["Order"] == 400
 
 
 @pytest.mark.django_db
@@ -274,9 +313,18 @@ def test_second_run_without_reset_changes_nothing(seeded):
 def test_reset_keeps_data_that_is_not_the_demo(seeded):
     keeper = Customer.objects.create(code="taobao:real-buyer", name="真实客户")
     real_sku = SKU.objects.create(code="REAL-001", name_zh="真实商品")
+    real_warehouse = Warehouse.objects.create(code="SH9", name="上海九号仓")
+    real_level = stock_receive(warehouse_id=real_warehouse.pk, sku_id=real_sku.pk, quantity=7, actor=None)
+    demo_counts = {name: n for name, n in table_counts().items() if name in {"Batch", "StockLevel", "StockMove"}}
     seed("--reset")
     assert Customer.objects.filter(pk=keeper.pk).exists() and SKU.objects.filter(pk=real_sku.pk).exists()
     assert Customer.objects.count() == 61 and SKU.objects.count() == 41
+    assert StockLevel.objects.get(pk=real_level.pk).on_hand == 7
+    assert StockMove.objects.filter(stock_level=real_level).count() == 1
+    # The demo's stock was deleted and built again, not added to.
+    assert table_counts()["StockLevel"] == demo_counts["StockLevel"]
+    assert table_counts()["StockMove"] == demo_counts["StockMove"]
+    assert ledger_matches_levels() == []
 
 
 @pytest.mark.django_db
@@ -295,3 +343,168 @@ def test_the_path_table_refuses_walks_the_model_would_refuse():
                       "request_intercept", "intercept_failed"))
     assert hops[-1] == ("intercept_failed", "intercepting", "in_transit")
     assert set(demo.PATHS) == set(OrderStatus.values)
+
+
+# --- stock ----------------------------------------------------------------------------------
+
+def first_allowed_expiry(line):
+    """Not expired at the anchor, and at least the SKU's and the customer's minimum shelf life left."""
+    days = max(line.sku.min_remaining_shelf_life_days, line.order.customer.min_remaining_shelf_life_days, 1)
+    return TODAY + timedelta(days=days)
+
+
+def active_reserved_by_line():
+    reserved = defaultdict(int)
+    for line_id, quantity in Reservation.objects.filter(state=Reservation.State.ACTIVE).values_list(
+            "order_line_id", "quantity"):
+        reserved[line_id] += quantity
+    return reserved
+
+
+@pytest.mark.django_db
+def test_shop_sku_and_customer_stock_settings(seeded):
+    shops = {s.code: s for s in Shop.objects.all()}
+    assert {code: s.payment_window_minutes for code, s in shops.items()} == {
+        "dy-xinyuan": 5, "yz-xinyuan": 5, "b2b-xinyuan": 30}
+    assert list(shops["b2b-xinyuan"].warehouse_preferences.values_list("warehouse__code", flat=True)) == ["HZ1", "GZ2"]
+    assert ShopWarehouse.objects.count() == 2
+
+    skus = list(SKU.objects.all())
+    assert all(20 <= s.safety_stock <= 200 for s in skus)
+    assert all(30 <= s.near_expiry_alert_days <= 90 for s in skus if s.shelf_life_days)
+    assert {s.min_remaining_shelf_life_days for s in skus} <= {0, 120, 180}
+    assert any(s.min_remaining_shelf_life_days for s in skus)
+    assert all(s.shelf_life_days for s in skus if s.min_remaining_shelf_life_days)
+    b2b = Customer.objects.filter(kind=Customer.Kind.B2B)
+    assert b2b.filter(min_remaining_shelf_life_days__gt=0).exists()
+    assert not Customer.objects.filter(kind=Customer.Kind.B2C, min_remaining_shelf_life_days__gt=0).exists()
+
+    # Unpaid orders carry their shop's window; most are still inside it at the anchor, a few are past it.
+    unpaid = list(Order.objects.filter(status=OrderStatus.PENDING_PAYMENT).select_related("shop"))
+    for order in unpaid:
+        assert order.payment_due_at == order.placed_at + timedelta(minutes=order.shop.payment_window_minutes)
+    assert sum(o.payment_due_at > ANCHOR for o in unpaid) > sum(o.payment_due_at <= ANCHOR for o in unpaid) > 0
+    paid = set(OrderEvent.objects.filter(name__in=["pay", "confirm"]).values_list("order_id", flat=True))
+    for order_id, due in Order.objects.values_list("pk", "payment_due_at"):
+        assert (due is None) == (order_id in paid)
+
+
+@pytest.mark.django_db
+def test_stock_is_a_ledger_of_receipts_matching_the_levels(seeded):
+    assert ledger_matches_levels() == []
+    levels = list(StockLevel.objects.select_related("batch", "sku", "warehouse"))
+    for level in levels:
+        assert 0 <= level.reserved <= level.on_hand
+        assert level.bucket == StockLevel.Bucket.SELLABLE or level.reserved == 0
+        assert (level.batch_id is not None) == level.sku.batch_tracked
+    assert set(StockMove.objects.values_list("type", flat=True)) == {"receipt", "reserve", "quarantine"}
+    receipts = Counter()
+    for move in StockMove.objects.filter(type=StockMove.Type.RECEIPT).select_related("stock_level"):
+        assert move.on_hand_delta > 0 and move.reserved_delta == 0
+        assert move.stock_level.bucket == StockLevel.Bucket.SELLABLE and move.created_at < ANCHOR
+        receipts[move.stock_level_id] += 1
+    assert all(receipts[level.pk] == 1 for level in levels if level.bucket == StockLevel.Bucket.SELLABLE)
+
+    # Every SKU is stocked in both warehouses; lots are dated consistently and spread over their life.
+    placed = {(level.warehouse.code, level.sku.code) for level in levels}
+    assert placed == {(w, s) for w in ("HZ1", "GZ2") for s in SKU.objects.values_list("code", flat=True)}
+    lots = defaultdict(set)
+    for level in levels:
+        if level.batch_id:
+            lots[(level.warehouse_id, level.sku_id)].add(level.batch_id)
+    assert all(1 <= len(batches) <= 4 for batches in lots.values())
+    assert max(len(batches) for batches in lots.values()) >= 3
+    batches = list(Batch.objects.select_related("sku"))
+    kinds = Counter()
+    for batch in batches:
+        assert re.fullmatch(r"L\d{8}", batch.lot_number)
+        assert batch.manufactured_on < TODAY
+        assert (batch.expires_on is not None) == bool(batch.sku.shelf_life_days)
+        if batch.expires_on:
+            assert batch.expires_on - batch.manufactured_on == timedelta(days=batch.sku.shelf_life_days)
+            days_left = (batch.expires_on - TODAY).days
+            kinds["expired" if days_left <= 0 else "near" if days_left <= batch.sku.near_expiry_alert_days
+                  else "far"] += 1
+    assert kinds["expired"] and kinds["near"] and kinds["far"] > kinds["expired"] + kinds["near"]
+
+    # A lot or two failed QC: none of it sellable or reserved, all of it in quarantine.
+    quarantined = [b for b in batches if b.quarantined_at]
+    assert 1 <= len(quarantined) <= 2
+    for batch in quarantined:
+        assert batch.quarantine_reason.startswith("质检不合格") and batch.quarantined_at < ANCHOR
+        by_bucket = {level.bucket: level for level in batch.levels.all()}
+        assert by_bucket["sellable"].on_hand == 0 and by_bucket["quarantine"].on_hand > 0
+
+
+@pytest.mark.django_db
+def test_open_orders_hold_their_stock_or_a_stock_hold(seeded):
+    reserved = active_reserved_by_line()
+    held = set(OrderHold.objects.filter(type__in=STOCK_HOLDS, released_at__isnull=True)
+               .values_list("order_id", flat=True))
+    open_orders = list(Order.objects.filter(status__in=OPEN).select_related("customer", "warehouse", "shop")
+                       .prefetch_related("lines__sku"))
+    short = 0
+    for order in open_orders:
+        full = all(reserved[line.pk] == line.quantity for line in order.lines.all())
+        assert all(reserved[line.pk] <= line.quantity for line in order.lines.all())
+        if order.status in RESERVABLE_STATUSES:
+            assert full or order.pk in held, order.external_id
+            short += not full
+        else:  # picking, picked, packed: reserved before picking began
+            assert full and order.pk not in held, order.external_id
+    assert short == len(held & {o.pk for o in open_orders})
+    assert not Reservation.objects.exclude(order_line__order__status__in=OPEN).exists()
+    assert not Reservation.objects.exclude(state=Reservation.State.ACTIVE).exists()
+
+    for reservation in Reservation.objects.select_related(
+            "order_line__order__customer", "order_line__sku", "stock_level__batch"):
+        order, level = reservation.order_line.order, reservation.stock_level
+        assert level.warehouse_id == order.warehouse_id and level.sku_id == reservation.order_line.sku_id
+        assert reservation.expires_at == (order.payment_due_at if order.status == OrderStatus.PENDING_PAYMENT
+                                          else None)
+        assert order.placed_at <= reservation.created_at < ANCHOR
+        if level.batch_id:  # never expired, quarantined, or too short-dated for the SKU or the customer
+            batch = level.batch
+            assert batch.quarantined_at is None
+            assert batch.expires_on is None or batch.expires_on >= first_allowed_expiry(reservation.order_line), (
+                order.external_id, batch.lot_number)
+        moves = list(reservation.moves.all())
+        assert [(m.type, m.reserved_delta, m.on_hand_delta, m.order_id) for m in moves] == [
+            ("reserve", reservation.quantity, 0, order.pk)]
+    assert Reservation.objects.filter(expires_at__gt=ANCHOR).exists()
+    assert Reservation.objects.filter(expires_at__lte=ANCHOR).exists()
+
+
+@pytest.mark.django_db
+def test_fefo_takes_the_earliest_allocatable_lot_first(seeded):
+    """No reservation passes over a lot that was still free for its line: FEFO, per line in order."""
+    free_left = {level.pk: level.on_hand - level.reserved for level in StockLevel.objects.all()}
+    for reservation in Reservation.objects.select_related(
+            "order_line__sku", "order_line__order__customer", "stock_level__batch"):
+        level, line = reservation.stock_level, reservation.order_line
+        if not level.batch_id or not level.batch.expires_on:
+            continue
+        cutoff = first_allowed_expiry(line)
+        earlier = StockLevel.objects.filter(
+            warehouse_id=level.warehouse_id, sku_id=level.sku_id, bucket=StockLevel.Bucket.SELLABLE,
+            batch__quarantined_at__isnull=True, batch__expires_on__gte=cutoff,
+            batch__expires_on__lt=level.batch.expires_on)
+        assert all(free_left[other.pk] == 0 for other in earlier), (line.order.external_id, level.batch.lot_number)
+
+
+@pytest.mark.django_db
+def test_alerts_show_low_stock_replenishment_and_near_expiry(seeded):
+    alerts = list(StockAlert.objects.select_related("sku", "batch"))
+    assert {a.kind for a in alerts} == set(StockAlert.Kind.values)
+    assert all(a.resolved_at is None and a.raised_at == ANCHOR for a in alerts)
+    for alert in alerts:
+        if alert.kind == StockAlert.Kind.LOW_STOCK:
+            assert alert.available < alert.sku.safety_stock
+        elif alert.kind == StockAlert.Kind.NEAR_EXPIRY:
+            assert (alert.batch.expires_on - TODAY).days <= alert.sku.near_expiry_alert_days
+        else:
+            assert alert.suggested_quantity > 0
+    # Most places are comfortable: alerts are the exception.
+    places = StockLevel.objects.values("warehouse", "sku").distinct().count()
+    assert sum(a.kind == StockAlert.Kind.LOW_STOCK for a in alerts) < places / 3
+    assert "stock:" in seeded and "low_stock alerts" in seeded

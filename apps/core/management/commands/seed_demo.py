@@ -7,7 +7,7 @@ from apps.core import demo
 
 
 class Command(BaseCommand):
-    help = "Create demo warehouses, shops, SKUs, customers, orders and one user per role."
+    help = "Create demo warehouses, shops, SKUs, customers, orders with their stock, and one user per role."
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="random seed (default %(default)s)")
@@ -41,6 +41,7 @@ class Command(BaseCommand):
                 f"Demo data created in {elapsed:.1f} s (seed {opts['seed']}, anchor {anchor:%Y-%m-%d %H:%M %Z})"
             ))
             self.stdout.write(f"  {summary}")
+            self.stdout.write("  stock: " + ", ".join(f"{n} {name}" for name, n in result.stock.items()))
         self.print_logins(password)
         self.stdout.write("\n  Admin:    http://127.0.0.1:8000/admin/\n  API docs: http://127.0.0.1:8000/api/docs/")
         if result is not None:
