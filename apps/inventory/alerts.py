@@ -27,13 +27,18 @@ EXCLUDED_DEMAND_STATUSES = ("cancelled", "expired")
 
 
 def _available(today: date) -> dict[tuple[int, int], int]:
-    """Free units per (warehouse, SKU) that could still be allocated today (not expired, not quarantined)."""
+    """Free units per (warehouse, SKU) that could still be allocated today: not expired, not
+    quarantined, and not too short-dated for the SKU's minimum remaining shelf life."""
     totals = defaultdict(int)
-    levels = (StockLevel.objects.filter(bucket=StockLevel.Bucket.SELLABLE)
-              .exclude(batch__expires_on__lte=today).exclude(batch__quarantined_at__isnull=False)
-              .values("warehouse_id", "sku_id").annotate(free=Sum(F("on_hand") - F("reserved"))))
+    levels = (StockLevel.objects.filter(bucket=StockLevel.Bucket.SELLABLE, on_hand__gt=F("reserved"))
+              .exclude(batch__quarantined_at__isnull=False)
+              .values("warehouse_id", "sku_id", "batch__expires_on", "sku__min_remaining_shelf_life_days")
+              .annotate(free=Sum(F("on_hand") - F("reserved"))))
     for row in levels:
-        totals[(row["warehouse_id"], row["sku_id"])] += row["free"]
+        expires_on = row["batch__expires_on"]
+        cutoff = today + timedelta(days=max(row["sku__min_remaining_shelf_life_days"], 1))
+        if expires_on is None or expires_on >= cutoff:
+            totals[(row["warehouse_id"], row["sku_id"])] += row["free"]
     return totals
 
 

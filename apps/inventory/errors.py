@@ -63,6 +63,11 @@ class NotReservable(Conflict):
     default_message = _("Stock can only be reserved for orders that have not been picked yet.")
 
 
+class QuarantinedStock(Conflict):
+    code = "quarantined_stock"
+    default_message = _("The order holds units of a quarantined batch; they cannot be shipped.")
+
+
 class NotFullyReserved(Conflict):
     code = "not_fully_reserved"
     default_message = _("The order's stock is not fully reserved, so it cannot be issued.")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,6 +23,7 @@ from .errors import (
     LotRequired,
     NotFullyReserved,
     NotReservable,
+    QuarantinedStock,
     UnknownBatch,
     UnknownSKU,
     UnknownWarehouse,
@@ -33,6 +34,7 @@ from .models import Batch, Reservation, StockLevel, StockMove, Warehouse
 SELLABLE = StockLevel.Bucket.SELLABLE
 QUARANTINE = StockLevel.Bucket.QUARANTINE
 RESERVABLE_STATUSES = frozenset({"pending_payment", "pending_review", "pending_approval", "ready"})
+IN_WAREHOUSE_STATUSES = frozenset({"picking", "picked", "packed"})
 
 
 def _check_quantity(quantity) -> int:
@@ -218,7 +220,7 @@ def _choose_warehouse(order, needs: dict[int, int], cutoffs) -> int | None:
 
 
 def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date | None = None,
-                      new_lines=None) -> ReservationResult:
+                      new_lines=None, rebook: bool = False) -> ReservationResult:
     """Reserve what the order's lines still lack, FEFO, in the order's warehouse. The caller holds
     the order's lock (or has just inserted it). Idempotent: a fully reserved order changes nothing.
     Intake passes `new_lines` (just inserted, SKUs attached, nothing reserved yet) to spare two reads.
@@ -226,7 +228,7 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
     on_shortfall="raise" refuses the whole reservation with a per-line InsufficientStock;
     "hold" reserves what there is and opens an out_of_stock / expiry_conflict hold naming the gap.
     """
-    if order.status not in RESERVABLE_STATUSES:
+    if order.status not in RESERVABLE_STATUSES and not (rebook and order.status in IN_WAREHOUSE_STATUSES):
         raise NotReservable(details={"status": order.status})
     today = today or _today()
     lines = new_lines if new_lines is not None else list(order.lines.select_related("sku").order_by("line_no"))
@@ -237,14 +239,13 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
 
     customer = order.customer
     cutoffs = {line.sku_id: allocatable_after(line.sku, customer, today) for line in lines}
-    if order.warehouse_id is None or not already:
+    if not rebook and (order.warehouse_id is None or not already):
         needs = defaultdict(int)
         for line in lines:
             needs[line.sku_id] += wanted[line.pk]
         warehouse_id = _choose_warehouse(order, needs, cutoffs)
         if warehouse_id != order.warehouse_id:
-            type(order).objects.filter(pk=order.pk).update(warehouse_id=warehouse_id)
-            order.warehouse_id = warehouse_id
+            _assign_warehouse(order, warehouse_id, announce=new_lines is None)
     result = ReservationResult(warehouse_id=order.warehouse_id)
     if order.warehouse_id is None:
         levels = []
@@ -295,6 +296,18 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
     if result.shortfalls:
         _open_stock_holds(order, result.shortfalls)
     return result
+
+
+def _assign_warehouse(order, warehouse_id, *, announce: bool):
+    """Set the order's warehouse; a change after intake (e.g. stock came back elsewhere) is noted
+    in the order's history, the first choice at intake is not news."""
+    from apps.orders.services import record_order_event
+
+    previous = order.warehouse_id
+    type(order).objects.filter(pk=order.pk).update(warehouse_id=warehouse_id, updated_at=timezone.now())
+    order.warehouse_id = warehouse_id
+    if announce and previous is not None:
+        record_order_event(order, name="warehouse_reassigned", payload={"from": previous, "to": warehouse_id})
 
 
 def _open_stock_holds(order, shortfalls: list[LineShortfall]):
@@ -348,6 +361,10 @@ def issue_for_order(order, *, actor) -> int:
     short = [line.line_no for line in order.lines.all() if reserved[line.pk] != line.quantity]
     if short:
         raise NotFullyReserved(details={"lines": short})
+    blocked = StockLevel.objects.filter(pk__in={r.stock_level_id for r in reservations}).filter(
+        Q(batch__quarantined_at__isnull=False) | Q(bucket=QUARANTINE)).values_list("batch__lot_number", flat=True)
+    if blocked:  # the last guard: a quarantined lot never leaves the building
+        raise QuarantinedStock(details={"lots": sorted(set(blocked))})
     levels = lock_levels({r.stock_level_id for r in reservations})
     moves = []
     for reservation in reservations:
@@ -385,28 +402,39 @@ def stock_release_order(*, order_id: int, actor, reason: str = "") -> int:
 
 @transaction.atomic
 def stock_quarantine_batch(*, batch_id: int, actor, reason: str) -> Batch:
-    """Stop a batch: nothing more is allocated from it, its free units move to quarantine, and the
-    orders holding it are re-reserved from other batches (or put on hold)."""
+    """Stop a batch: nothing more is allocated from it, the reservations on it are moved to other
+    batches (or the order is held), and its free units go to a quarantine level.
+
+    Orders already in the warehouse flow (picking to packed) are re-booked too and get a
+    `quarantined_stock` hold, because someone has to take the picked units back off the bench.
+    """
     from apps.orders.lock_objects import lock_orders
 
-    batch = Batch.objects.filter(pk=batch_id).first()
-    if batch is None:
+    if not Batch.objects.filter(pk=batch_id).exists():
         raise UnknownBatch(details={"batch_id": batch_id})
-    affected = set(Reservation.objects.filter(stock_level__batch=batch, state=Reservation.State.ACTIVE)
+
+    def holders():
+        return set(Reservation.objects.filter(stock_level__batch_id=batch_id, state=Reservation.State.ACTIVE)
                    .values_list("order_line__order_id", flat=True))
-    orders = lock_orders(affected)  # orders before levels, as everywhere
-    Batch.objects.filter(pk=batch.pk).update(quarantined_at=timezone.now(), quarantine_reason=reason)
-    batch.refresh_from_db()
-    for order in orders:
+
+    orders = {order.pk: order for order in lock_orders(holders())}  # orders before levels, as everywhere
+    Batch.objects.filter(pk=batch_id).update(quarantined_at=timezone.now(), quarantine_reason=reason)
+    level_ids = list(StockLevel.objects.filter(batch_id=batch_id, bucket=SELLABLE).values_list("pk", flat=True))
+    levels = lock_levels(level_ids)
+    # A reservation committed between the first read and the level locks also has to move.
+    late = holders() - set(orders)
+    orders.update({order.pk: order for order in lock_orders(late)})
+
+    for order in orders.values():
         release_for_order(order, actor=actor, reason=reason, reservations=list(
-            Reservation.objects.filter(order_line__order=order, stock_level__batch=batch,
+            Reservation.objects.filter(order_line__order=order, stock_level__batch_id=batch_id,
                                        state=Reservation.State.ACTIVE).order_by("pk")))
-    sellable = lock_levels(StockLevel.objects.filter(batch=batch, bucket=SELLABLE).values_list("pk", flat=True))
-    for level in sellable.values():
+    for level in levels.values():
+        level.refresh_from_db()
         if level.available <= 0:
             continue
         quantity = level.available
-        target = lock_or_create_level(warehouse_id=level.warehouse_id, sku_id=level.sku_id, batch_id=batch.pk,
+        target = lock_or_create_level(warehouse_id=level.warehouse_id, sku_id=level.sku_id, batch_id=batch_id,
                                       bucket=QUARANTINE)
         _change_level(level, on_hand=-quantity)
         _change_level(target, on_hand=quantity)
@@ -414,11 +442,21 @@ def stock_quarantine_batch(*, batch_id: int, actor, reason: str) -> Batch:
             _move(level, type=StockMove.Type.QUARANTINE, actor=actor, on_hand=-quantity, note=reason),
             _move(target, type=StockMove.Type.QUARANTINE, actor=actor, on_hand=quantity, note=reason),
         ])
-    for order in orders:
-        order.refresh_from_db()
-        if order.status in RESERVABLE_STATUSES:
-            reserve_for_order(order, actor=actor, on_shortfall="hold")
-    return batch
+    for order in orders.values():
+        in_warehouse = order.status in IN_WAREHOUSE_STATUSES
+        if order.status in RESERVABLE_STATUSES or in_warehouse:
+            reserve_for_order(order, actor=actor, on_shortfall="hold", rebook=in_warehouse)
+        if in_warehouse:
+            _open_quarantine_hold(order, reason)
+    return Batch.objects.get(pk=batch_id)
+
+
+def _open_quarantine_hold(order, reason):
+    from apps.orders.models import HoldType
+    from apps.orders.services import open_automatic_hold
+
+    open_automatic_hold(order, type=HoldType.QUARANTINED_STOCK, owner_role="warehouse_lead",
+                        reason=_("Picked units of a quarantined batch must be put back: %(reason)s") % {"reason": reason})
 
 
 def ledger_matches_levels() -> list[dict]:

@@ -468,6 +468,7 @@ class HoldType(models.TextChoices):
     MISSING_CUSTOMS_DATA = "missing_customs_data", _("Missing customs data")
     STALLED_IN_TRANSIT = "stalled_in_transit", _("Stalled in transit")
     SHORT_PICK = "short_pick", _("Short pick")
+    QUARANTINED_STOCK = "quarantined_stock", _("Quarantined stock picked")
     BUYER_REQUEST = "buyer_request", _("Buyer request")
     MANUAL = "manual", _("Manual hold")
 

@@ -24,7 +24,7 @@ from .errors import (
     UnknownTransition,
 )
 from .lock_objects import lock_hold, lock_order
-from .models import TRANSITION_LABELS, Order, OrderEvent, OrderHold, OrderLine, PaymentStatus
+from .models import TERMINAL_STATUSES, TRANSITION_LABELS, Order, OrderEvent, OrderHold, OrderLine, PaymentStatus
 from .platforms import recognise_platform
 
 # The graph itself lives on Order (django-fsm-2); this is the name -> permission view of it.
@@ -89,6 +89,8 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
     order.status_changed_at = now
     order.save()
     _apply_stock_effects(order, name=name, actor=actor, reason=reason)
+    if order.status in TERMINAL_STATUSES:
+        _close_holds_of_ended_order(order, at=now)
     event_payload = dict(payload or {})
     if reason:
         event_payload["reason"] = reason
@@ -96,6 +98,22 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
                   to_status=order.status, actor=actor, payload=event_payload,
                   is_intervention=is_intervention, at=now)
     return order
+
+
+def record_order_event(order, *, name: str, payload=None, actor=None) -> OrderEvent:
+    """A note in the order's history for something that is not a status change (e.g. a warehouse
+    reassignment)."""
+    return _record_event(order, type=OrderEvent.Type.NOTE, name=name, actor=actor, payload=payload)
+
+
+def _close_holds_of_ended_order(order, *, at):
+    """A cancelled, expired or otherwise finished order has nothing left to wait for."""
+    for hold in order.holds.filter(released_at__isnull=True):
+        hold.released_at = at
+        hold.resolution = _("Order ended")
+        hold.save(update_fields=["released_at", "resolution"])
+        _record_event(order, type=OrderEvent.Type.HOLD_RELEASED, name=hold.type, actor=None, at=at,
+                      payload={"hold_id": hold.pk, "resolution": hold.resolution})
 
 
 def _apply_stock_effects(order, *, name, actor, reason):

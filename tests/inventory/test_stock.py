@@ -334,3 +334,72 @@ def test_alerts_low_stock_replenishment_and_near_expiry(warehouse, make_order, t
     receive(warehouse, sku, 500, lot="BIG", expires=days(400))
     stock_alerts_refresh()
     assert set(StockAlert.objects.filter(resolved_at__isnull=True).values_list("kind", flat=True)) == {"near_expiry"}
+
+
+def test_quarantine_of_a_picked_batch_rebooks_the_order_and_holds_it_for_the_warehouse(warehouse, tracked_sku,
+                                                                                      make_order):
+    receive(warehouse, tracked_sku, 10, lot="BAD", expires=days(50))
+    receive(warehouse, tracked_sku, 10, lot="GOOD", expires=days(150))
+    order = make_order({tracked_sku: 4})
+    services.stock_reserve_order(order_id=order.pk, actor=None)
+    Order.objects.filter(pk=order.pk).update(status="packed")
+
+    services.stock_quarantine_batch(batch_id=Batch.objects.get(lot_number="BAD").pk, actor=None, reason="召回")
+
+    assert reserved_by_lot(order) == [("GOOD", 4)]
+    hold = OrderHold.objects.get(order=order, released_at__isnull=True)
+    assert (hold.type, hold.owner_role) == ("quarantined_stock", "warehouse_lead") and "召回" in hold.reason
+    assert_ledger_consistent()
+
+
+def test_a_quarantined_lot_can_never_be_shipped(warehouse, tracked_sku, make_order):
+    from apps.inventory.errors import QuarantinedStock
+
+    receive(warehouse, tracked_sku, 4, lot="ONLY", expires=days(50))
+    order = make_order({tracked_sku: 4})
+    services.stock_reserve_order(order_id=order.pk, actor=None)
+    # Flag the lot behind the service's back: the shipment guard alone must stop it.
+    Batch.objects.filter(lot_number="ONLY").update(quarantined_at=timezone.now())
+    Order.objects.filter(pk=order.pk).update(status="packed")
+
+    with pytest.raises(QuarantinedStock):
+        order_services.order_transition(order_id=order.pk, name="ship", actor=None)
+    assert Order.objects.get(pk=order.pk).status == "packed"
+    assert StockLevel.objects.get().on_hand == 4
+
+
+def test_stock_holds_close_when_the_order_ends(warehouse, make_order):
+    sku = SKUFactory()
+    order = make_order({sku: 2}, status="pending_payment", payment_due_at=timezone.now() - timedelta(seconds=1))
+    services.stock_reserve_order(order_id=order.pk, actor=None)
+    assert OrderHold.objects.get(order=order).is_open
+
+    expire_unpaid_orders()
+
+    hold = OrderHold.objects.get(order=order)
+    assert not hold.is_open and hold.resolution
+    assert order.events.filter(type="hold_released").count() == 1
+
+
+def test_moving_an_order_to_another_warehouse_is_noted_in_its_history(shop, make_order):
+    north, south = WarehouseFactory(code="N"), WarehouseFactory(code="S")
+    ShopWarehouse.objects.create(shop=shop, warehouse=north, priority=1)
+    ShopWarehouse.objects.create(shop=shop, warehouse=south, priority=2)
+    sku = SKUFactory()
+    stock_up(south, sku, quantity=5)
+    order = make_order({sku: 2})
+    order.warehouse = north
+    order.save(update_fields=["warehouse"])
+
+    services.stock_reserve_order(order_id=order.pk, actor=None)
+
+    note = order.events.get(type="note")
+    assert (note.name, note.payload) == ("warehouse_reassigned", {"from": north.pk, "to": south.pk})
+
+
+def test_short_dated_stock_does_not_count_as_available_for_alerts(warehouse, make_order):
+    formula = SKUFactory(batch_tracked=True, shelf_life_days=720, min_remaining_shelf_life_days=180, safety_stock=5)
+    receive(warehouse, formula, 50, lot="SHORT", expires=days(100))
+    stock_alerts_refresh()
+    low = StockAlert.objects.get(kind="low_stock", sku=formula)
+    assert low.available == 0

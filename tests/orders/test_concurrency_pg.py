@@ -8,7 +8,8 @@ from rest_framework.test import APIClient
 from apps.orders import services
 from apps.orders.errors import TransitionNotAllowed
 from apps.orders.models import Order, OrderEvent, OrderLine
-from tests.factories import OrderFactory, ShopFactory, SKUFactory, make_token
+from apps.inventory.models import StockLevel
+from tests.factories import OrderFactory, ShopFactory, SKUFactory, make_token, stock_up
 from tests.orders.test_intake_api import payload
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -39,8 +40,7 @@ def run_together(count, work):
 @pytest.mark.parametrize("copies", [2, 8])
 def test_identical_concurrent_intake_creates_exactly_one_order(copies):
     shop = ShopFactory()
-    SKUFactory(code="CAT-FOOD-2KG")
-    SKUFactory(code="CAT-LITTER")
+    stock_up(shop.default_warehouse, SKUFactory(code="CAT-FOOD-2KG"), SKUFactory(code="CAT-LITTER"))
     token = make_token(shop)
 
     def post(_index):
@@ -58,6 +58,8 @@ def test_identical_concurrent_intake_creates_exactly_one_order(copies):
     assert Order.objects.count() == 1
     assert OrderLine.objects.count() == 2
     assert OrderEvent.objects.count() == 1
+    # the stock was reserved once, by the order that won: 3 + 1 units
+    assert sum(StockLevel.objects.values_list("reserved", flat=True)) == 4
 
 
 def test_racing_transitions_on_one_order_let_exactly_one_win():
