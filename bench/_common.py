@@ -312,6 +312,25 @@ def cpu_sample(server_pid: int | None, db_name: str | None = None) -> CpuSample 
     return CpuSample(server, postgres, clients, machine, time.monotonic())
 
 
+def postgres_cpu_by_pid(db_name: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL process working for db_name (and the shared auxiliaries).
+
+    Per process, so a phase can count only what its own backends did: summed totals go wrong when a
+    backend of an earlier connection exits between two samples (its whole CPU time would vanish
+    from the second sum), and a backend that exits before the second sample takes its CPU with it,
+    so the workers must keep their connections open until the sample is taken.
+    """
+    if not os.path.exists("/proc/stat"):
+        return {}
+    return {pid: cpu for pid, (_ppid, comm, cpu) in _proc_table().items()
+            if comm.startswith("postgres") and _is_bench_postgres(pid, db_name)}
+
+
+def postgres_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two postgres_cpu_by_pid samples by the processes alive at the second one."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 def other_load(used: CpuSample | None) -> float:
     """CPUs' worth of work done by processes outside the bench during a phase (0.0 = quiet machine)."""
     if used is None or used.wall <= 0:

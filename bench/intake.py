@@ -160,11 +160,12 @@ def encode(payload: dict) -> bytes:
 
 # --- setup ----------------------------------------------------------------------------------------
 
-def seed(skus) -> dict:
-    """One Douyin shop with warehouse, SKUs and an API token; a second shop for the raw-SQL rows."""
+def seed(skus, stock_per_sku: int) -> dict:
+    """One Douyin shop with warehouse, stocked SKUs and an API token; a second shop for the raw-SQL rows."""
     from apps.catalog.models import SKU
     from apps.customers.models import Customer
     from apps.inventory.models import Warehouse
+    from apps.inventory.services import stock_receive
     from apps.orders.models import Shop, ShopApiToken
 
     warehouse = Warehouse.objects.create(code="BENCH-WH", name="基准测试仓", province="广东省", city="东莞市",
@@ -174,6 +175,11 @@ def seed(skus) -> dict:
     raw_shop = Shop.objects.create(code="bench-raw", name="基准原生SQL店", platform="douyin",
                                    default_warehouse=warehouse)
     SKU.objects.bulk_create(SKU(code=code, name_zh=name, unit="袋", weight_grams=300) for code, name, _p in skus)
+    # Intake reserves stock. Without it every order would also open an out_of_stock hold, which is
+    # not the path a normal order takes; received through the service, so the ledger matches.
+    for sku_id in SKU.objects.filter(code__in=[code for code, _n, _p in skus]).values_list("id", flat=True):
+        stock_receive(warehouse_id=warehouse.pk, sku_id=sku_id, quantity=stock_per_sku, actor=None,
+                      reference="bench intake")
     raw, prefix, key_hash = ShopApiToken.generate()
     ShopApiToken.objects.create(shop=shop, name="bench intake", prefix=prefix, key_hash=key_hash)
     customer = Customer.objects.create(code="douyin:bench-raw-baseline", name="基准客户", kind=Customer.Kind.B2C,
@@ -501,6 +507,23 @@ def verify_orders(shop_id: int, expected: list[dict]) -> list[str]:
     return problems
 
 
+def verify_stock(shop_id: int) -> list[str]:
+    """Intake reserves stock: the ledger still sums to the levels, and with ample stock no accepted
+    order waits on a hold (out_of_stock or any other)."""
+    from apps.inventory.services import ledger_matches_levels
+    from apps.orders.models import OrderHold
+
+    problems = []
+    wrong = ledger_matches_levels()
+    if wrong:
+        problems.append(f"ledger_matches_levels(): {len(wrong)} level(s) differ from their ledger, e.g. {wrong[:3]}")
+    held = OrderHold.objects.filter(order__shop_id=shop_id, released_at__isnull=True)
+    if held.exists():
+        problems.append(f"{held.count()} open hold(s) on accepted orders, e.g. "
+                        f"{list(held.values_list('order__external_id', 'type', 'reason')[:3])}")
+    return problems
+
+
 def table_counts(shop_id: int) -> tuple[int, int, int]:
     from apps.orders.models import Order, OrderEvent, OrderLine
 
@@ -601,7 +624,9 @@ def main(argv=None) -> int:
         from django.db import connections
 
         factory = PayloadFactory(args.seed)
-        ids = seed(factory.skus)
+        # Enough for every order the run can post: each line names a SKU at most once per order,
+        # with at most 5 units (make_payload); the 3 probes count too.
+        ids = seed(factory.skus, stock_per_sku=5 * (3 + args.profile + args.warmup + args.orders_1 + args.orders_8))
         token = ids["token"]
         accepted: list[dict] = []  # every payload answered 201, for the correctness check
 
@@ -660,6 +685,7 @@ def main(argv=None) -> int:
         sample = rng.sample(accepted, min(20, len(accepted)))
         problems += replay(server.port, token, sample, ids["shop_id"])
         problems += verify_orders(ids["shop_id"], accepted)  # still exactly the same after the replays
+        problems += verify_stock(ids["shop_id"])
         server_log_tail = server.log_tail()
         server.stop()
         server = None
@@ -680,7 +706,8 @@ def main(argv=None) -> int:
         print(f"database                 {db.engine}")
         print(f"orders accepted          {len(accepted)}")
         print("correctness              " + ("ok: every accepted order stored once with its lines, events and "
-                                              "totals; 20 replays answered 200 and wrote nothing"
+                                              "totals, no hold open, stock ledger consistent; 20 replays "
+                                              "answered 200 and wrote nothing"
                                               if not problems else f"FAILED, {len(problems)} problem(s) below"))
         print(f"queries per request      {q_new} (new buyer), {q_known} (repeat buyer), {q_replay} (replay); "
               f"counted in-process, BEGIN/COMMIT/SAVEPOINT included")

@@ -2,6 +2,7 @@
 apps/orders/lock_objects.py: orders first, then stock levels, levels always by ascending pk and
 all of an operation's levels in one statement."""
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from .errors import UnknownStockLevel
 from .models import StockLevel
@@ -14,11 +15,14 @@ def lock_levels(level_ids) -> dict[int, StockLevel]:
 
 
 def lock_levels_for_skus(*, warehouse_id: int, sku_ids) -> list[StockLevel]:
-    """Every sellable level of these SKUs in the warehouse, locked in pk order."""
+    """The sellable levels of these SKUs in the warehouse that still have free units, locked in pk
+    order. Empty levels of old lots are left alone; PostgreSQL re-checks the condition on rows it
+    had to wait for, so a level emptied meanwhile drops out."""
     return list(
         StockLevel.objects.select_for_update(of=("self",))
         .select_related("batch")
-        .filter(warehouse_id=warehouse_id, sku_id__in=list(sku_ids), bucket=StockLevel.Bucket.SELLABLE)
+        .filter(warehouse_id=warehouse_id, sku_id__in=list(sku_ids), bucket=StockLevel.Bucket.SELLABLE,
+                on_hand__gt=F("reserved"))
         .order_by("pk")
     )
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -57,6 +58,18 @@ def _change_level(level, *, on_hand=0, reserved=0):
                                                   updated_at=timezone.now())
     level.on_hand += on_hand
     level.reserved += reserved
+
+
+def _reserve_on_levels(levels: dict, quantities: dict[int, int]):
+    """Add reserved units to several locked levels in one statement (the CHECK guards the bound)."""
+    if not quantities:
+        return
+    StockLevel.objects.filter(pk__in=list(quantities)).update(
+        reserved=F("reserved") + Case(*(When(pk=pk, then=Value(qty)) for pk, qty in quantities.items()),
+                                      output_field=IntegerField()),
+        updated_at=timezone.now())
+    for pk, qty in quantities.items():
+        levels[pk].reserved += qty
 
 
 # --- receiving, counting, moving --------------------------------------------------------------
@@ -189,10 +202,17 @@ class ReservationResult:
     shortfalls: list[LineShortfall] = field(default_factory=list)
 
 
-def _open_reserved_by_line(order) -> dict[int, int]:
-    rows = (Reservation.objects.filter(order_line__order=order, state=Reservation.State.ACTIVE)
-            .values("order_line_id").annotate(total=Sum("quantity")))
-    return {row["order_line_id"]: row["total"] for row in rows}
+class _Cutoffs(dict):
+    """sku_id -> earliest allowed expiry, computed on first use: the customer (for their shelf-life
+    rule) is only read when a batch actually has to be judged."""
+
+    def __init__(self, order, lines, today):
+        super().__init__()
+        self.order, self.skus, self.today = order, {line.sku_id: line.sku for line in lines}, today
+
+    def __missing__(self, sku_id):
+        self[sku_id] = allocatable_after(self.skus[sku_id], self.order.customer, self.today)
+        return self[sku_id]
 
 
 def _free_by_warehouse(sku_ids, cutoffs: dict[int, date], warehouse_ids) -> dict[int, dict[int, int]]:
@@ -231,14 +251,17 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
     if order.status not in RESERVABLE_STATUSES and not (rebook and order.status in IN_WAREHOUSE_STATUSES):
         raise NotReservable(details={"status": order.status})
     today = today or _today()
-    lines = new_lines if new_lines is not None else list(order.lines.select_related("sku").order_by("line_no"))
-    already = {} if new_lines is not None else _open_reserved_by_line(order)
+    if new_lines is not None:
+        lines, already = new_lines, {}
+    else:
+        lines = list(order.lines.select_related("sku").order_by("line_no").annotate(
+            held=Coalesce(Sum("reservations__quantity", filter=Q(reservations__state=Reservation.State.ACTIVE)), 0)))
+        already = {line.pk: line.held for line in lines if line.held}
     wanted = {line.pk: line.quantity - already.get(line.pk, 0) for line in lines}
     if not any(qty > 0 for qty in wanted.values()):
         return ReservationResult(warehouse_id=order.warehouse_id)
 
-    customer = order.customer
-    cutoffs = {line.sku_id: allocatable_after(line.sku, customer, today) for line in lines}
+    cutoffs = _Cutoffs(order, lines, today)
     if not rebook and (order.warehouse_id is None or not already):
         needs = defaultdict(int)
         for line in lines:
@@ -262,7 +285,7 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
         need = wanted[line.pk]
         blocked = 0
         for level in by_sku[line.sku_id]:
-            free = level.available - taken[level.pk]
+            free = level.available - taken.get(level.pk, 0)
             if free <= 0:
                 continue
             if not _is_allocatable(level, cutoffs[line.sku_id]):
@@ -287,9 +310,7 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
         reservations.append(reservation)
         moves.append(_move(level, type=StockMove.Type.RESERVE, actor=actor, reserved=qty, order_id=order.pk,
                            reservation=reservation, reference=f"order:{order.external_id}"))
-    for level_pk, qty in taken.items():
-        level = next(level for level in levels if level.pk == level_pk)
-        _change_level(level, reserved=qty)
+    _reserve_on_levels({level.pk: level for level in levels}, taken)
     Reservation.objects.bulk_create(reservations)
     StockMove.objects.bulk_create(moves)
     result.reserved = sum(taken.values())

@@ -18,18 +18,22 @@ from .models import Order, OrderHold
 
 
 def lock_order(order_id: int) -> Order:
-    order = Order.objects.select_for_update().select_related("shop").filter(pk=order_id).first()
+    # of=self: without it PostgreSQL also locks the joined shop row, and every order of a shop
+    # would queue behind every other one.
+    order = (Order.objects.select_for_update(of=("self",)).select_related("shop", "customer")
+             .filter(pk=order_id).first())
     if order is None:
         raise OrderNotFound(details={"order_id": order_id})
     return order
 
 
 def lock_orders(order_ids) -> list[Order]:
-    return list(Order.objects.select_for_update().filter(pk__in=list(order_ids)).order_by("pk"))
+    return list(Order.objects.select_for_update(of=("self",)).select_related("shop", "customer")
+                .filter(pk__in=list(order_ids)).order_by("pk"))
 
 
 def lock_hold(*, order_id: int, hold_id: int) -> OrderHold:
-    hold = OrderHold.objects.select_for_update().filter(pk=hold_id, order_id=order_id).first()
+    hold = OrderHold.objects.select_for_update(of=("self",)).filter(pk=hold_id, order_id=order_id).first()
     if hold is None:
         raise HoldNotFound(details={"hold_id": hold_id})
     return hold
