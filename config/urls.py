@@ -15,6 +15,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Session login for the browsable API: every role can use it before the workbenches exist.
+    path("api/auth/", include("rest_framework.urls")),
     path("api/v1/", include("apps.orders.urls")),
     path("api/v1/", include("apps.inventory.urls")),
 ]

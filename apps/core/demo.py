@@ -286,8 +286,9 @@ WAREHOUSES = [
 SHOPS = [
     ShopSpec("dy-xinyuan", "鑫源优选抖音旗舰店", Platform.DOUYIN, "HZ1", 0.5, True),
     ShopSpec("yz-xinyuan", "鑫源茶舍有赞商城", Platform.YOUZAN, "GZ2", 0.3, True),
-    # Distributors get half an hour to pay, and HZ1 ships their orders unless it cannot serve every line.
-    ShopSpec("b2b-xinyuan", "鑫源贸易B2B分销平台", Platform.B2B, "HZ1", 0.2, False, 30, ("HZ1", "GZ2")),
+    # Distributors pay by bank transfer within the day, and HZ1 ships their orders unless it cannot
+    # serve every line. (The consumer shops' 5 minutes lapse before anyone opens the demo.)
+    ShopSpec("b2b-xinyuan", "鑫源贸易B2B分销平台", Platform.B2B, "HZ1", 0.2, False, 24 * 60, ("HZ1", "GZ2")),
 ]
 SHOP_CODES = [spec.code for spec in SHOPS]
 WAREHOUSE_CODES = [spec.code for spec in WAREHOUSES]

@@ -105,7 +105,9 @@ class StockPermission(permissions.BasePermission):
                 "transfer": "inventory.transfer_stock", "quarantine": "inventory.quarantine_stock"}
 
     def has_permission(self, request, view):
-        return request.user.has_perm(self.required[view.action])
+        # Unknown actions (OPTIONS metadata, the browsable API probing forms) get nothing.
+        perm = self.required.get(view.action)
+        return perm is not None and request.user.has_perm(perm)
 
 
 def _required_param(request, name):

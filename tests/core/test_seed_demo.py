@@ -365,7 +365,7 @@ def active_reserved_by_line():
 def test_shop_sku_and_customer_stock_settings(seeded):
     shops = {s.code: s for s in Shop.objects.all()}
     assert {code: s.payment_window_minutes for code, s in shops.items()} == {
-        "dy-xinyuan": 5, "yz-xinyuan": 5, "b2b-xinyuan": 30}
+        "dy-xinyuan": 5, "yz-xinyuan": 5, "b2b-xinyuan": 24 * 60}
     assert list(shops["b2b-xinyuan"].warehouse_preferences.values_list("warehouse__code", flat=True)) == ["HZ1", "GZ2"]
     assert ShopWarehouse.objects.count() == 2
 

@@ -104,3 +104,9 @@ def test_quarantine_through_the_api(setup, warehouse, user_client):
     response = lead.post(f"/api/v1/stock/{level.pk}/quarantine/", {"reason": "质检不合格"}, format="json")
     assert response.status_code == 200 and response.json()["quarantined"] is True
     assert StockLevel.objects.get(batch__lot_number="L2", bucket="quarantine").on_hand == 20
+
+
+def test_actions_without_a_permission_rule_are_refused_not_crashed(setup, warehouse, user_client):
+    """The browsable API and OPTIONS ask about actions that have no rule (a KeyError once)."""
+    clerk = user_client("warehouse_clerk", warehouses=[warehouse])
+    assert clerk.options("/api/v1/stock/availability/").status_code == 403

@@ -43,7 +43,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  {summary}")
             self.stdout.write("  stock: " + ", ".join(f"{n} {name}" for name, n in result.stock.items()))
         self.print_logins(password)
-        self.stdout.write("\n  Admin:    http://127.0.0.1:8000/admin/\n  API docs: http://127.0.0.1:8000/api/docs/")
+        self.stdout.write("\n  Admin:    http://127.0.0.1:8000/admin/  (staff roles: admin, manager, leads)"
+                          "\n  API:      http://127.0.0.1:8000/api/v1/orders/  (every role; log in at /api/auth/login/)"
+                          "\n  API docs: http://127.0.0.1:8000/api/docs/")
         if result is not None:
             self.stdout.write("\nShop API tokens (shown only now; send as 'Authorization: Bearer <token>'):")
             for code, raw in result.tokens:
