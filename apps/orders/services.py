@@ -12,7 +12,7 @@ from apps.core.actors import actor_has_perm, actor_label, actor_user
 from apps.core.money import ZERO
 from apps.core.phones import phone_tail
 from apps.customers.models import Customer
-from apps.inventory.services import reserve_for_order
+from apps.inventory import services as stock
 
 from .errors import (
     HoldAlreadyOpen,
@@ -89,14 +89,14 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
     order.status_changed_at = now
     order.save()
     _apply_stock_effects(order, name=name, actor=actor, reason=reason)
-    if order.status in TERMINAL_STATUSES:
-        _close_holds_of_ended_order(order, at=now)
     event_payload = dict(payload or {})
     if reason:
         event_payload["reason"] = reason
     _record_event(order, type=OrderEvent.Type.TRANSITION, name=name, from_status=from_status,
                   to_status=order.status, actor=actor, payload=event_payload,
                   is_intervention=is_intervention, at=now)
+    if order.status in TERMINAL_STATUSES:
+        _close_holds_of_ended_order(order, at=now)
     return order
 
 
@@ -118,8 +118,6 @@ def _close_holds_of_ended_order(order, *, at):
 
 def _apply_stock_effects(order, *, name, actor, reason):
     """What a status change means for the order's reserved stock, in the same transaction."""
-    from apps.inventory import services as stock
-
     if name in {"pay", "confirm"}:
         stock.firm_for_order(order)
     elif name in {"cancel", "reject", "expire"}:
@@ -257,7 +255,7 @@ def order_create(*, shop, data: dict, actor, raw_payload=None) -> IntakeResult:
     try:
         with transaction.atomic():
             order, lines = _insert_order(shop=shop, data=data, actor=actor, digest=digest)
-            reserve_for_order(order, actor=actor, new_lines=lines)
+            stock.reserve_for_order(order, actor=actor, new_lines=lines)
     except IntegrityError:
         existing = _existing(shop, data["external_id"], digest)
         if existing is None:
