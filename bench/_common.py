@@ -1,4 +1,5 @@
-"""Shared plumbing for the benchmarks in bench/: a throwaway database, a gunicorn server, statistics.
+"""Shared plumbing for the benchmarks in bench/: a throwaway database, a gunicorn server, statistics,
+worker processes, and the frame of a run (options, start, readable summary, cleanup, JSON line).
 
 Benchmarks never run inside the test suite and never touch the user's own database: each one
 derives a separate database from DATABASE_URL (PostgreSQL) or uses a temporary SQLite file, and
@@ -6,10 +7,13 @@ throws it away afterwards. Every helper here bounds its waiting in time.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import http.client
 import json
 import math
 import os
+import queue
 import secrets
 import shutil
 import signal
@@ -18,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -130,6 +135,19 @@ class BenchDatabase:
         env.update(extra)
         return env
 
+    def raw_connection(self):
+        """A connection without Django, for the raw-SQL baselines: psycopg, or sqlite3 set up the way
+        settings.py sets up Django's (autocommit, so the bench issues BEGIN IMMEDIATE itself)."""
+        if self.is_postgresql:
+            import psycopg
+
+            return psycopg.connect(self.url.replace("postgres://", "postgresql://", 1), connect_timeout=10)
+        import sqlite3
+
+        conn = sqlite3.connect(self.name, isolation_level=None, timeout=20)
+        conn.execute("PRAGMA synchronous=NORMAL")  # as settings.py's init_command does for Django
+        return conn
+
     def migrate(self, timeout: float = 600) -> None:
         result = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -137,6 +155,19 @@ class BenchDatabase:
         )
         if result.returncode != 0:
             raise RuntimeError(f"migrate failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+@contextlib.contextmanager
+def sqlite_write_transaction(conn):
+    """One transaction on a raw sqlite3 connection, write lock taken at BEGIN (as settings.py makes
+    Django do), so a writer never fails halfway on a lock upgrade; any failure rolls it back."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def django_setup(db: BenchDatabase, **extra_env: str) -> None:
@@ -331,6 +362,11 @@ def postgres_cpu_delta(before: dict[int, float], after: dict[int, float]) -> flo
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
+# Load from processes outside the bench above which figures get a warning: someone else's test run
+# on the same 2 CPUs makes every figure low, and the reader should hear it rather than guess.
+CONTENTION_CPUS = 0.15
+
+
 def other_load(used: CpuSample | None) -> float:
     """CPUs' worth of work done by processes outside the bench during a phase (0.0 = quiet machine)."""
     if used is None or used.wall <= 0:
@@ -346,6 +382,13 @@ def idle_load(seconds: float = 1.0) -> float:
     return other_load(after - before) if before and after else 0.0
 
 
+def warn_if_machine_busy() -> None:
+    """Before the timed phases: say so if other processes already keep the CPUs busy."""
+    busy_elsewhere = idle_load(1.0)
+    if busy_elsewhere > CONTENTION_CPUS:
+        warn(f"other processes keep {busy_elsewhere:.2f} CPUs busy before the run; figures will be low")
+
+
 def cpu_line(used: CpuSample | None, orders: int, *, with_postgres: bool = True) -> str:
     if used is None or orders <= 0:
         return "  CPU per order: not measured (no /proc)"
@@ -355,6 +398,39 @@ def cpu_line(used: CpuSample | None, orders: int, *, with_postgres: bool = True)
     return (f"  CPU per order: gunicorn {per(used.server):.2f} ms, {postgres}"
             f"clients {per(used.clients):.2f} ms; machine {busy:.0f}% busy, "
             f"other processes {other_load(used):.2f} CPUs")
+
+
+# --- worker processes -----------------------------------------------------------------------------
+# A bench's workers (forked processes, or threads) each put one (slot, report) on a results queue,
+# where report is crash_report() if the worker failed; collect_reports and reap are the parent's side.
+
+def collect_reports(results, count: int, give_up: float) -> dict[int, dict]:
+    """The workers' reports by slot, waiting until all `count` have come in or the monotonic clock
+    passes `give_up`; a slot missing from the answer never reported back."""
+    reports: dict[int, dict] = {}
+    while len(reports) < count and time.monotonic() < give_up:
+        try:
+            slot, report = results.get(timeout=max(0.1, give_up - time.monotonic()))
+        except queue.Empty:
+            break
+        reports[slot] = report
+    return reports
+
+
+def reap(workers, timeout: float) -> None:
+    """Wait for the workers; a process still alive after `timeout` is ended by its handle (only our
+    own child, never by name). A thread cannot be ended: as a daemon it goes when the bench does."""
+    for worker in workers:
+        worker.join(timeout=timeout)
+        if worker.is_alive() and hasattr(worker, "terminate"):
+            worker.terminate()
+            worker.join(timeout=5)
+
+
+def crash_report() -> dict:
+    """What a worker reports instead of its figures when it fails (call it in the except block): the
+    parent must always hear back, or it waits until give_up and cannot say what went wrong."""
+    return {"crash": traceback.format_exc()}
 
 
 # --- statistics and output ------------------------------------------------------------------------
@@ -401,6 +477,51 @@ class PhaseResult:
         return getattr(self.cpu, party) / self.count * 1000
 
 
+def print_phase(result: PhaseResult, cpu_text: str | None = None, *, warn_contention: bool = True) -> None:
+    """A phase's readable line, then a warning if processes outside the bench used the CPUs meanwhile.
+
+    cpu_text replaces the CPU-per-order line of PhaseResult.line() for a bench whose parties are
+    not gunicorn, PostgreSQL and HTTP clients. A phase that is not counted (warm-up) needs no warning.
+    """
+    if cpu_text is None:
+        print(result.line(), flush=True)
+    else:
+        print(dataclasses.replace(result, cpu=None).line(), flush=True)
+        print(cpu_text, flush=True)
+    if warn_contention and other_load(result.cpu) > CONTENTION_CPUS:
+        warn(f"{result.name}: other processes used {other_load(result.cpu):.2f} CPUs meanwhile; "
+             f"these figures understate what the machine can do")
+
+
+def print_correctness(problems: list[str], ok_text: str) -> None:
+    """The summary's correctness line: what was checked, or how many checks failed (listed later)."""
+    print("correctness              " + (f"ok: {ok_text}" if not problems
+                                          else f"FAILED, {len(problems)} problem(s) below"))
+
+
+def print_failures(errors: int, error_notes: list[str], problems: list[str], *, error_context: str = "") -> None:
+    """The summary's errors line, the first 20 error notes, what may explain them (a server log, shown
+    only when there were errors), then every failed check."""
+    print(f"errors                   {errors}")
+    for note in error_notes[:20]:
+        print(f"ERROR: {note}")
+    if error_notes and error_context:
+        print(error_context)
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+
+
+def verdict(met: bool) -> str:
+    # The exact words matter: README and readers look for MISSED TARGET.
+    return "met" if met else "MISSED TARGET"
+
+
+def failed_figures(bench: str, db: BenchDatabase, **targets) -> dict:
+    """The JSON line of a bench that crashed: no figures, errors unknown, the targets it aimed at."""
+    return {"bench": bench, "database": db.engine, "errors": None, "correctness_ok": False, "failed": True,
+            **targets}
+
+
 def rounded(value, digits: int = 2):
     if isinstance(value, float):
         return None if math.isnan(value) else round(value, digits)
@@ -410,3 +531,87 @@ def rounded(value, digits: int = 2):
 def print_json_line(figures: dict) -> None:
     """The machine-readable result: one JSON object, always the last line a bench prints."""
     print(json.dumps({key: rounded(value) for key, value in figures.items()}, ensure_ascii=False), flush=True)
+
+
+# --- profiles -------------------------------------------------------------------------------------
+# Rows of (ms per unit, calls per unit, where) from pstats.Stats(profiler).stats, whose entries are
+# (file, line, function) -> (primitive calls, calls, own time, cumulative time, callers); a unit is
+# whatever the bench profiled (a request, a call), n of them.
+
+def profile_location(file: str, line: int, function: str) -> str:
+    """file:line(function), the path relative to site-packages or the repository, to keep rows short."""
+    for marker in ("site-packages/", f"{REPO_ROOT}/"):
+        if marker in file:
+            file = file.split(marker, 1)[1]
+    return f"{file}:{line}({function})"
+
+
+def app_functions_by_cumulative(stats: dict, n: int, top: int) -> list[tuple[float, float, str]]:
+    """The application's own functions (apps/), heaviest cumulative time first."""
+    return sorted(((ct / n * 1000, nc / n, profile_location(*key)) for key, (_cc, nc, _tt, ct, _c) in stats.items()
+                   if key[0].startswith(str(REPO_ROOT / "apps"))), reverse=True)[:top]
+
+
+def functions_by_own_time(stats: dict, n: int, top: int) -> list[tuple[float, float, str]]:
+    """All functions, framework and library included, heaviest own time first."""
+    return sorted(((tt / n * 1000, nc / n, profile_location(*key)) for key, (_cc, nc, tt, _ct, _c) in stats.items()),
+                  reverse=True)[:top]
+
+
+# --- the frame of a run ---------------------------------------------------------------------------
+
+def add_run_options(parser, *, profile_help: str, show_queries_help: str, seed_help: str) -> None:
+    """The options every bench takes after its own, in this order (so --help reads the same)."""
+    parser.add_argument("--phase-time-limit", type=float, default=300, help="seconds per phase at most (300)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help=profile_help)
+    parser.add_argument("--show-queries", action="store_true", help=show_queries_help)
+    parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--seed", type=int, default=20261122, help=seed_help)
+
+
+def apply_quick_defaults(args, quick: dict, full: dict) -> None:
+    """Fill the sizes left unset (None): explicit options win over --quick, --quick over the full run."""
+    for name, value in (quick if args.quick else full).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+
+
+def require_at_least_one(parser, args, names) -> None:
+    """Stop with a usage error at the first of these sizes (attribute names) that is below 1."""
+    for name in names:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+
+
+def start_bench(name: str) -> BenchDatabase:
+    """What every bench does before its try block: arm SIGTERM, name its database, say where it runs."""
+    # A plain `kill` must still stop a server and drop the database: turn it into SystemExit so the
+    # bench's finally block runs (gunicorn lives in its own session and would outlive us otherwise).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    db = BenchDatabase.for_bench(name)
+    print(f"{name} bench: {db.describe()}", flush=True)
+    db.warn_if_not_postgresql()
+    return db
+
+
+def finish_bench(db: BenchDatabase, figures: dict, *, keep_db: bool, server: GunicornServer | None = None) -> None:
+    """The finally block of every bench: stop the server, close Django's connections, keep or drop
+    the database, and print the JSON line, which must come last whatever happened before."""
+    # Cleanup must finish even if a second kill arrives now.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if server is not None:
+        server.stop()
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:  # noqa: BLE001  (Django may never have been set up)
+        pass
+    if keep_db:
+        print(f"kept the bench database: DATABASE_URL={db.url}")
+    else:
+        try:
+            db.drop()
+        except Exception as exc:  # noqa: BLE001
+            warn(f"could not drop the bench database {db.name}: {exc}")
+    print_json_line(figures)

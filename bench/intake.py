@@ -23,7 +23,6 @@ import os
 import pstats
 import queue
 import random
-import signal
 import sys
 import threading
 import time
@@ -38,11 +37,28 @@ from _common import (  # noqa: E402  (bench/ is not a package; its helper sits b
     BenchDatabase,
     GunicornServer,
     PhaseResult,
+    add_run_options,
+    app_functions_by_cumulative,
+    apply_quick_defaults,
+    collect_reports,
     cpu_sample,
-    idle_load,
+    crash_report,
+    django_setup,
+    failed_figures,
+    finish_bench,
+    functions_by_own_time,
     other_load,
-    print_json_line,
+    print_correctness,
+    print_failures,
+    print_phase,
+    profile_location,
+    reap,
+    require_at_least_one,
+    sqlite_write_transaction,
+    start_bench,
+    verdict,
     warn,
+    warn_if_machine_busy,
 )
 
 TARGET_ORDERS_PER_S = 250  # through HTTP with 8 clients on the 2-core reference machine
@@ -50,7 +66,6 @@ INTAKE_PATH = "/api/v1/orders/"
 SKU_COUNT = 50
 BUYER_POOL = 5000  # repeat buyers exist, as in real traffic; most orders still create a customer
 CST = timezone(timedelta(hours=8))
-CONTENTION_CPUS = 0.15  # load from processes outside the bench above which figures get a warning
 
 # Worker setup. Measured on the 2-core reference machine (PostgreSQL 15 on the same host, 8 client
 # processes, 2000 orders, machine otherwise idle), orders/s and p95:
@@ -229,7 +244,7 @@ def _client_entry(slot, port, token, bodies, deadline, barrier, results):
         barrier.wait(60)  # every client starts together, so the phase's wall clock is fair
         results.put((slot, client_loop(port, token, bodies, deadline)))
     except BaseException:  # the parent must always hear back from every client
-        results.put((slot, {"crash": traceback.format_exc()}))
+        results.put((slot, crash_report()))
 
 
 def run_clients(name: str, server: GunicornServer, token: str, bodies: list[bytes], clients: int, mode: str,
@@ -252,18 +267,10 @@ def run_clients(name: str, server: GunicornServer, token: str, bodies: list[byte
                                     daemon=True) for i in range(clients)]
     for worker in workers:
         worker.start()
-    outcomes, problems = {}, []
-    give_up = deadline + 90  # requests in flight at the deadline still have their 30 s socket timeout
-    while len(outcomes) < clients and time.monotonic() < give_up:
-        try:
-            slot, outcome = results.get(timeout=max(0.1, give_up - time.monotonic()))
-        except queue.Empty:
-            break
-        outcomes[slot] = outcome
-    for worker in workers:
-        worker.join(timeout=5)
-        if mode == "process" and worker.is_alive():
-            worker.terminate()  # only our own child, by its handle
+    # 90 s past the deadline: requests in flight then still have their 30 s socket timeout.
+    outcomes = collect_reports(results, clients, give_up=deadline + 90)
+    reap(workers, timeout=5)
+    problems = []
     latencies, ok, errors, starts, ends, unsent = [], set(), 0, [], [], 0
     for slot in set(range(clients)) - outcomes.keys():
         problems.append(f"{name}: client {slot} never reported back; its {len(chunks[slot])} orders count as errors")
@@ -312,17 +319,12 @@ def raw_sql_baseline(db: BenchDatabase, ids: dict, skus, payloads: list[dict], t
     paid, pending-review state), its lines and one `created` event. What is left between this and the
     HTTP figure is Django, DRF and HTTP."""
     names = {code: name for code, name, _price in skus}
+    conn = db.raw_connection()
     if db.is_postgresql:
-        import psycopg
         from psycopg.types.json import Jsonb
 
-        conn = psycopg.connect(db.url.replace("postgres://", "postgresql://", 1), connect_timeout=10)
         mark, money, moment, as_json, as_bool = "%s", Decimal, (lambda dt: dt), Jsonb, bool
     else:
-        import sqlite3
-
-        conn = sqlite3.connect(db.name, isolation_level=None, timeout=20)
-        conn.execute("PRAGMA synchronous=NORMAL")  # as settings.py's init_command does for Django
         mark, money, as_bool = "?", str, int
         # Django keeps SQLite datetimes as naive UTC text and JSON as text.
         moment = lambda dt: dt.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ")  # noqa: E731
@@ -365,15 +367,10 @@ def raw_sql_baseline(db: BenchDatabase, ids: dict, skus, payloads: list[dict], t
                             cur.executemany(line_sql, _line_rows(order_id, lines, ids, names, money))
                         conn.execute(event_sql, _event_row(order_id, now, moment, as_json, as_bool))
                 else:
-                    conn.execute("BEGIN IMMEDIATE")
-                    try:
+                    with sqlite_write_transaction(conn):
                         order_id = conn.execute(order_sql, order_row).lastrowid
                         conn.executemany(line_sql, _line_rows(order_id, lines, ids, names, money))
                         conn.execute(event_sql, _event_row(order_id, now, moment, as_json, as_bool))
-                        conn.execute("COMMIT")
-                    except BaseException:
-                        conn.execute("ROLLBACK")
-                        raise
             except Exception as exc:  # noqa: BLE001  (reported and counted, never ignored)
                 errors += 1
                 warn(f"raw-SQL insert of {payload['external_id']} failed: {exc}")
@@ -421,8 +418,6 @@ def profile_requests(token: str, payloads: list[dict], top: int = 25) -> str:
     the heaviest framework functions, with paths relative to site-packages or the repository."""
     from django.test import Client
 
-    from _common import REPO_ROOT
-
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
     bodies = [encode(p) for p in payloads]
     profiler = cProfile.Profile()
@@ -436,28 +431,21 @@ def profile_requests(token: str, payloads: list[dict], top: int = 25) -> str:
     n = len(bodies)
     stats = pstats.Stats(profiler).stats  # (file, line, function) -> (prim calls, calls, tottime, cumtime, callers)
 
-    def where(file, line, function):
-        for marker in ("site-packages/", f"{REPO_ROOT}/"):
-            if marker in file:
-                file = file.split(marker, 1)[1]
-        return f"{file}:{line}({function})"
-
     def table(title, rows):
         lines = [title, f"  {'ms/req':>8} {'calls/req':>9}  function"]
         lines += [f"  {ms:8.2f} {calls:9.1f}  {name}" for ms, calls, name in rows]
         return "\n".join(lines)
 
-    app = sorted(((ct / n * 1000, nc / n, where(*key)) for key, (_cc, nc, _tt, ct, _callers) in stats.items()
-                  if key[0].startswith(str(REPO_ROOT / "apps"))), reverse=True)[:top]
-    own = sorted(((tt / n * 1000, nc / n, where(*key)) for key, (_cc, nc, tt, _ct, _callers) in stats.items()),
-                 reverse=True)[:top]
+    app = app_functions_by_cumulative(stats, n, top)
+    own = functions_by_own_time(stats, n, top)
     # Where the framework spends it: building serializer fields, validating, rendering, compiling SQL.
     entry_points = {("rest_framework/serializers.py", "data"), ("rest_framework/serializers.py", "is_valid"),
                     ("rest_framework/serializers.py", "get_fields"), ("rest_framework/views.py", "initial"),
                     ("django/db/models/sql/compiler.py", "execute_sql"), ("django/db/models/sql/compiler.py", "as_sql"),
                     ("django/db/models/base.py", "save"), ("django/db/models/query.py", "bulk_create"),
                     ("django/utils/translation/trans_real.py", "gettext"), ("copy.py", "deepcopy")}
-    framework = sorted(((ct / n * 1000, nc / n, where(*key)) for key, (_cc, nc, _tt, ct, _callers) in stats.items()
+    framework = sorted(((ct / n * 1000, nc / n, profile_location(*key))
+                        for key, (_cc, nc, _tt, ct, _callers) in stats.items()
                         if any(key[0].endswith(f) and key[2] == fn for f, fn in entry_points)), reverse=True)
     wall = (time.perf_counter() - began) / n * 1000
     return "\n\n".join([
@@ -577,37 +565,26 @@ def parse_args(argv=None):
                         help=f"gunicorn worker setup ({DEFAULT_SERVER})")
     parser.add_argument("--client-mode", choices=["process", "thread"], default="process",
                         help="concurrent clients as processes (default; no client-side GIL) or threads")
-    parser.add_argument("--phase-time-limit", type=float, default=300, help="seconds per phase at most (300)")
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also cProfile N intake requests in-process (Django test client) and print hot spots")
-    parser.add_argument("--show-queries", action="store_true", help="print the SQL of one intake request")
-    parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
-    parser.add_argument("--seed", type=int, default=20261122, help="payload random seed")
+    add_run_options(
+        parser,
+        profile_help="also cProfile N intake requests in-process (Django test client) and print hot spots",
+        show_queries_help="print the SQL of one intake request",
+        seed_help="payload random seed",
+    )
     args = parser.parse_args(argv)
-    # Explicit options win over --quick, --quick over the full-run defaults.
-    defaults = {"orders_1": 60, "orders_8": 240, "warmup": 24} if args.quick else \
-        {"orders_1": 600, "orders_8": 3000, "warmup": 80}
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    apply_quick_defaults(args, quick={"orders_1": 60, "orders_8": 240, "warmup": 24},
+                         full={"orders_1": 600, "orders_8": 3000, "warmup": 80})
     if args.raw_orders is None:
         args.raw_orders = args.orders_1
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
-    for name in ("orders_1", "orders_8", "clients", "raw_orders"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_at_least_one(parser, args, ("orders_1", "orders_8", "clients", "raw_orders"))
     return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    # A plain `kill` must still stop gunicorn and drop the database: turn it into SystemExit so the
-    # finally block below runs (the server lives in its own session and would outlive us otherwise).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    db = BenchDatabase.for_bench("intake")
-    print(f"intake bench: {db.describe()}", flush=True)
-    db.warn_if_not_postgresql()
+    db = start_bench("intake")
     problems: list[str] = []  # failed correctness checks
     error_notes: list[str] = []  # what the failed requests answered
     # What the last line says if the run dies before its figures exist.
@@ -618,8 +595,6 @@ def main(argv=None) -> int:
         db.recreate()
         db.migrate()
         # ALLOWED_HOSTS=127.0.0.1 for the in-process test client too (it sends Host: 127.0.0.1).
-        from _common import django_setup
-
         django_setup(db, ALLOWED_HOSTS="127.0.0.1")
         from django.db import connections
 
@@ -654,9 +629,7 @@ def main(argv=None) -> int:
         bodies = {tag: [encode(p) for p in batch] for tag, batch in payloads.items()}
 
         # Someone else's test run on the same 2 CPUs halves the figures; say so instead of hiding it.
-        busy_elsewhere = idle_load(1.0)
-        if busy_elsewhere > CONTENTION_CPUS:
-            warn(f"other processes keep {busy_elsewhere:.2f} CPUs busy before the run; figures will be low")
+        warn_if_machine_busy()
 
         env = db.env(ALLOWED_HOSTS="127.0.0.1", DB_CONN_MAX_AGE="600", LOG_LEVEL="ERROR", DEBUG="0")
         server = GunicornServer(env, SERVER_CHOICES[args.server], db.work_dir / "gunicorn.log")
@@ -675,10 +648,7 @@ def main(argv=None) -> int:
             accepted += [payloads[tag][i] for i in sorted(ok)]
             error_notes += phase_problems
             results[tag] = result
-            print(result.line(), flush=True)
-            if tag != "W" and other_load(result.cpu) > CONTENTION_CPUS:
-                warn(f"{name}: other processes used {other_load(result.cpu):.2f} CPUs meanwhile; "
-                     f"these figures understate what the machine can do")
+            print_phase(result, warn_contention=tag != "W")
 
         problems += verify_orders(ids["shop_id"], accepted)
         rng = random.Random(args.seed)
@@ -693,7 +663,7 @@ def main(argv=None) -> int:
         raw_payloads = factory.batch("R", args.raw_orders + 20)
         raw_sql_baseline(db, ids, factory.skus, raw_payloads[:20], args.phase_time_limit)  # warm-up
         raw = raw_sql_baseline(db, ids, factory.skus, raw_payloads[20:], args.phase_time_limit)
-        print(raw.line(), flush=True)
+        print_phase(raw)
         raw_stored = table_counts(ids["raw_shop_id"])[0]
         raw_expected = 20 + raw.count
         if raw_stored != raw_expected:
@@ -705,24 +675,16 @@ def main(argv=None) -> int:
         print()
         print(f"database                 {db.engine}")
         print(f"orders accepted          {len(accepted)}")
-        print("correctness              " + ("ok: every accepted order stored once with its lines, events and "
-                                              "totals, no hold open, stock ledger consistent; 20 replays "
-                                              "answered 200 and wrote nothing"
-                                              if not problems else f"FAILED, {len(problems)} problem(s) below"))
+        print_correctness(problems, "every accepted order stored once with its lines, events and totals, no hold "
+                                    "open, stock ledger consistent; 20 replays answered 200 and wrote nothing")
         print(f"queries per request      {q_new} (new buyer), {q_known} (repeat buyer), {q_replay} (replay); "
               f"counted in-process, BEGIN/COMMIT/SAVEPOINT included")
         print(f"HTTP vs raw SQL          1 client: {one.per_s:.0f}/s vs {raw.per_s:.0f}/s; "
               f"p50 {one.ms(50):.2f} ms vs {raw.ms(50):.2f} ms")
-        print(f"errors                   {errors}")
-        for note in error_notes[:20]:
-            print(f"ERROR: {note}")
-        if error_notes and server_log_tail:
-            print(f"gunicorn log (tail):\n{server_log_tail}")
-        for problem in problems:
-            print(f"PROBLEM: {problem}")
-        verdict = "met" if met else "MISSED TARGET"
+        print_failures(errors, error_notes, problems,
+                       error_context=f"gunicorn log (tail):\n{server_log_tail}" if server_log_tail else "")
         print(f"target                   >= {TARGET_ORDERS_PER_S} orders/s with {args.clients} clients: "
-              f"{many.per_s:.1f}/s -> {verdict}")
+              f"{many.per_s:.1f}/s -> {verdict(met)}")
         figures = {
             "bench": "intake",
             "database": db.engine,
@@ -755,28 +717,10 @@ def main(argv=None) -> int:
         traceback.print_exc()
         if server is not None:
             print(f"gunicorn log:\n{server.log_tail()}", file=sys.stderr)
-        figures = {"bench": "intake", "database": db.engine, "errors": None, "correctness_ok": False,
-                   "failed": True, "target_orders_per_s": TARGET_ORDERS_PER_S}
+        figures = failed_figures("intake", db, target_orders_per_s=TARGET_ORDERS_PER_S)
         return 2
     finally:
-        # Cleanup must finish even if a second kill arrives now.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if server is not None:
-            server.stop()
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001  (Django may never have been set up)
-            pass
-        if args.keep_db:
-            print(f"kept the bench database: DATABASE_URL={db.url}")
-        else:
-            try:
-                db.drop()
-            except Exception as exc:  # noqa: BLE001
-                warn(f"could not drop the bench database {db.name}: {exc}")
-        print_json_line(figures)
+        finish_bench(db, figures, keep_db=args.keep_db, server=server)
 
 
 if __name__ == "__main__":

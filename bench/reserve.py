@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import dataclasses
-import math
 import multiprocessing
 import os
 import pstats
-import queue
 import random
 import signal
 import sys
@@ -44,19 +41,33 @@ from _common import (  # noqa: E402  (bench/ is not a package; its helper sits b
     BenchDatabase,
     CpuSample,
     PhaseResult,
+    add_run_options,
+    app_functions_by_cumulative,
+    apply_quick_defaults,
+    collect_reports,
     cpu_sample,
+    crash_report,
     django_setup,
-    idle_load,
+    failed_figures,
+    finish_bench,
+    functions_by_own_time,
     other_load,
     postgres_cpu_by_pid,
     postgres_cpu_delta,
-    print_json_line,
+    print_correctness,
+    print_failures,
+    print_phase,
+    reap,
+    require_at_least_one,
+    sqlite_write_transaction,
+    start_bench,
+    verdict,
     warn,
+    warn_if_machine_busy,
 )
 
 TARGET_HOT_PER_S = 500  # reservations/s on one SKU, 16 workers, 2-core reference machine
 TARGET_SPREAD_PER_S = 1500  # reservations/s over 1,000 SKUs, 16 workers
-CONTENTION_CPUS = 0.15  # load from processes outside the bench above which figures get a warning
 LAST_UNITS = (4, 3, 3)  # the last 10 units, over 3 batches
 LAST_ORDERS = 32
 LAST_WORKERS = 32
@@ -273,15 +284,7 @@ class RawReserve:
         self.db = db
 
     def prepare(self):
-        if self.db.is_postgresql:
-            import psycopg
-
-            return psycopg.connect(self.db.url.replace("postgres://", "postgresql://", 1), connect_timeout=10)
-        import sqlite3
-
-        conn = sqlite3.connect(self.db.name, isolation_level=None, timeout=20)
-        conn.execute("PRAGMA synchronous=NORMAL")  # as settings.py's init_command does for Django
-        return conn
+        return self.db.raw_connection()
 
     def run(self, conn, item):
         order_id, line_id, level_id, sku_id, quantity, reference = item
@@ -297,20 +300,15 @@ class RawReserve:
                 conn.execute(RAW_MOVE.format(m=m, false=false),
                              (level_id, sku_id, quantity, order_id, reservation_id, reference, now))
             return
-        # SQLite: Django keeps datetimes as naive UTC text; BEGIN IMMEDIATE as settings.py does.
+        # SQLite: Django keeps datetimes as naive UTC text.
         m, stamp = "?", now.replace(tzinfo=None).isoformat(" ")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with sqlite_write_transaction(conn):
             cur = conn.execute(RAW_UPDATE.format(m=m), (quantity, stamp, level_id, quantity))
             if cur.rowcount != 1:
                 raise RuntimeError(f"raw reserve: level {level_id} has fewer than {quantity} free units")
             reservation_id = conn.execute(RAW_RESERVATION.format(m=m), (line_id, level_id, quantity, stamp)).lastrowid
             conn.execute(RAW_MOVE.format(m=m, false="0"),
                          (level_id, sku_id, quantity, order_id, reservation_id, reference, stamp))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def close(self, conn):
         conn.close()
@@ -355,7 +353,7 @@ def _worker_entry(slot, job, items, counter, sync, results, deadline):
                             "samples": samples, "cpu": usage.ru_utime + usage.ru_stime - cpu_start}))
         release.wait(120)
     except BaseException:  # the parent must always hear back from every worker
-        results.put((slot, {"crash": traceback.format_exc()}))
+        results.put((slot, crash_report()))
     finally:
         if prepared:
             try:
@@ -391,7 +389,7 @@ def run_pool(name: str, job, items: list, workers: int, time_limit: float,
                                                        deadline), daemon=True) for i in range(workers)]
     for proc in procs:
         proc.start()
-    outcomes, problems = {}, []
+    problems = []
     pg_name = db.name if db.is_postgresql else None
     try:
         ready.wait(90)
@@ -400,21 +398,11 @@ def run_pool(name: str, job, items: list, workers: int, time_limit: float,
     pg_before, busy_before, wall_before = (postgres_cpu_by_pid(pg_name) if pg_name else {}), _machine_busy(), \
         time.monotonic()
     go.set()
-    give_up = deadline + 90  # calls in flight at the deadline
-    while len(outcomes) < workers and time.monotonic() < give_up:
-        try:
-            slot, outcome = results.get(timeout=max(0.1, give_up - time.monotonic()))
-        except queue.Empty:
-            break
-        outcomes[slot] = outcome
+    outcomes = collect_reports(results, workers, give_up=deadline + 90)  # calls in flight at the deadline
     pg_after, busy_after, wall_after = (postgres_cpu_by_pid(pg_name) if pg_name else {}), _machine_busy(), \
         time.monotonic()
     release.set()
-    for proc in procs:
-        proc.join(timeout=10)
-        if proc.is_alive():
-            proc.terminate()  # only our own child, by its handle
-            proc.join(timeout=5)
+    reap(procs, timeout=10)
     latencies, errors, starts, ends, worker_cpu = [], 0, [], [], 0.0
     # A worker that crashed or never reported back counts as one error: its items are not measured.
     for slot in set(range(workers)) - outcomes.keys():
@@ -452,13 +440,6 @@ def cpu_text(result: PhaseResult) -> str:
     postgres = f"postgres {per(used.postgres):.2f} ms, " if result.cpu_has_postgres else ""
     return (f"  CPU per reservation: workers {per(used.clients):.2f} ms, {postgres}"
             f"machine {busy:.0f}% busy, other processes {other_load(used):.2f} CPUs")
-
-
-def cpu_ms(result: PhaseResult, party: str) -> float:
-    used: CpuSample | None = result.cpu
-    if used is None or result.count == 0 or (party == "postgres" and not result.cpu_has_postgres):
-        return math.nan
-    return getattr(used, party) / result.count * 1000
 
 
 # --- correctness ----------------------------------------------------------------------------------
@@ -577,7 +558,6 @@ def count_queries(order_ids: list[int]) -> list[tuple[int, list[str]]]:
 
 def profile_calls(order_ids: list[int], top: int = 25) -> str:
     """cProfile stock_reserve_order in this process, one call after another (no lock waits)."""
-    from _common import REPO_ROOT
     from apps.inventory.services import stock_reserve_order
 
     profiler = cProfile.Profile()
@@ -590,20 +570,12 @@ def profile_calls(order_ids: list[int], top: int = 25) -> str:
     n = len(order_ids)
     stats = pstats.Stats(profiler).stats
 
-    def where(file, line, function):
-        for marker in ("site-packages/", f"{REPO_ROOT}/"):
-            if marker in file:
-                file = file.split(marker, 1)[1]
-        return f"{file}:{line}({function})"
-
     def table(title, rows):
         return "\n".join([title, f"  {'ms/call':>8} {'calls/call':>10}  function"]
                          + [f"  {ms:8.3f} {calls:10.1f}  {name}" for ms, calls, name in rows])
 
-    app = sorted(((ct / n * 1000, nc / n, where(*key)) for key, (_cc, nc, _tt, ct, _c) in stats.items()
-                  if key[0].startswith(str(REPO_ROOT / "apps"))), reverse=True)[:top]
-    own = sorted(((tt / n * 1000, nc / n, where(*key)) for key, (_cc, nc, tt, _ct, _c) in stats.items()),
-                 reverse=True)[:top]
+    app = app_functions_by_cumulative(stats, n, top)
+    own = functions_by_own_time(stats, n, top)
     return "\n\n".join([
         f"profile of {n} stock_reserve_order calls in-process, one after another: {wall:.2f} ms per call under "
         f"the profiler, which inflates Python-heavy code about 2-3x; compare shares, not absolutes",
@@ -623,22 +595,16 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=16, help="concurrent worker processes per phase (16)")
     parser.add_argument("--quick", action="store_true",
                         help="small run (about 15 s); options given explicitly still apply")
-    parser.add_argument("--phase-time-limit", type=float, default=300, help="seconds per phase at most (300)")
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also cProfile N stock_reserve_order calls in-process and print hot spots")
-    parser.add_argument("--show-queries", action="store_true", help="print the SQL of one reservation call")
-    parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
-    parser.add_argument("--seed", type=int, default=20261122, help="random seed of the spread orders")
+    add_run_options(
+        parser,
+        profile_help="also cProfile N stock_reserve_order calls in-process and print hot spots",
+        show_queries_help="print the SQL of one reservation call",
+        seed_help="random seed of the spread orders",
+    )
     args = parser.parse_args(argv)
-    # Explicit options win over --quick, --quick over the full-run defaults.
-    defaults = {"hot_orders": 300, "spread_orders": 600, "spread_skus": 100} if args.quick else \
-        {"hot_orders": 4000, "spread_orders": 8000, "spread_skus": 1000}
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    for name in ("hot_orders", "spread_orders", "spread_skus", "workers"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    apply_quick_defaults(args, quick={"hot_orders": 300, "spread_orders": 600, "spread_skus": 100},
+                         full={"hot_orders": 4000, "spread_orders": 8000, "spread_skus": 1000})
+    require_at_least_one(parser, args, ("hot_orders", "spread_orders", "spread_skus", "workers"))
     if args.profile < 0:
         parser.error("--profile must not be negative")
     return args
@@ -667,11 +633,7 @@ def _external_ids(order_ids):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    # A plain `kill` must still drop the database: turn it into SystemExit so `finally` runs.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    db = BenchDatabase.for_bench("reserve")
-    print(f"reserve bench: {db.describe()}", flush=True)
-    db.warn_if_not_postgresql()
+    db = start_bench("reserve")
     problems: list[str] = []  # failed correctness checks
     error_notes: list[str] = []  # what the failed calls raised
     figures: dict = {"bench": "reserve", "database": db.engine, "failed": True, "errors": None,
@@ -706,9 +668,7 @@ def main(argv=None) -> int:
             print(profile_calls(ids["profile_orders"]), flush=True)
         problems += verify_levels()
 
-        busy_elsewhere = idle_load(1.0)
-        if busy_elsewhere > CONTENTION_CPUS:
-            warn(f"other processes keep {busy_elsewhere:.2f} CPUs busy before the run; figures will be low")
+        warn_if_machine_busy()
         print(f"{args.workers} worker processes, one connection each; {os.cpu_count()} CPUs", flush=True)
 
         results, facts = {}, {}
@@ -726,11 +686,7 @@ def main(argv=None) -> int:
             result, phase_problems = run_pool(name, job, items, args.workers, args.phase_time_limit, db)
             results[key] = result
             error_notes += phase_problems
-            print(dataclasses.replace(result, cpu=None).line(), flush=True)  # CPU by our own parties below
-            print(cpu_text(result), flush=True)
-            if result.cpu is not None and other_load(result.cpu) > CONTENTION_CPUS:
-                warn(f"{name}: other processes used {other_load(result.cpu):.2f} CPUs meanwhile; "
-                     f"these figures understate what the machine can do")
+            print_phase(result, cpu_text(result))  # CPU by our own parties: workers and PostgreSQL
             checked, facts[key] = verify_phase(key, ids["shops"][shop], ids[skus])
             problems += checked + verify_levels()
             f = facts[key]
@@ -763,18 +719,11 @@ def main(argv=None) -> int:
               f"hold opened), {q_repeat} (already reserved); counted in-process, COMMIT included")
         print(f"service vs raw SQL       hot {hot.per_s:.0f}/s vs {raw_hot.per_s:.0f}/s; "
               f"spread {spread.per_s:.0f}/s vs {raw_spread.per_s:.0f}/s")
-        print("correctness              " + ("ok: ledger sums to the levels, no level over-reserved, every order "
-                                              "fully reserved FEFO, last units exact"
-                                              if not problems else f"FAILED, {len(problems)} problem(s) below"))
-        print(f"errors                   {errors}")
-        for note in error_notes[:20]:
-            print(f"ERROR: {note}")
-        for problem in problems:
-            print(f"PROBLEM: {problem}")
-        print(f"target hot               >= {TARGET_HOT_PER_S}/s: {hot.per_s:.1f}/s -> "
-              f"{'met' if hot_met else 'MISSED TARGET'}")
-        print(f"target spread            >= {TARGET_SPREAD_PER_S}/s: {spread.per_s:.1f}/s -> "
-              f"{'met' if spread_met else 'MISSED TARGET'}")
+        print_correctness(problems, "ledger sums to the levels, no level over-reserved, every order fully "
+                                    "reserved FEFO, last units exact")
+        print_failures(errors, error_notes, problems)
+        print(f"target hot               >= {TARGET_HOT_PER_S}/s: {hot.per_s:.1f}/s -> {verdict(hot_met)}")
+        print(f"target spread            >= {TARGET_SPREAD_PER_S}/s: {spread.per_s:.1f}/s -> {verdict(spread_met)}")
         figures = {
             "bench": "reserve",
             "database": db.engine,
@@ -788,8 +737,8 @@ def main(argv=None) -> int:
             "raw_hot_p95_ms": raw_hot.ms(95),
             "raw_spread_per_s": raw_spread.per_s,
             "raw_spread_p95_ms": raw_spread.ms(95),
-            "cpu_ms_per_reservation_workers": cpu_ms(spread, "clients"),
-            "cpu_ms_per_reservation_postgres": cpu_ms(spread, "postgres"),
+            "cpu_ms_per_reservation_workers": spread.cpu_ms_per_order("clients"),
+            "cpu_ms_per_reservation_postgres": spread.cpu_ms_per_order("postgres"),
             "queries_per_call": q_one,
             "queries_per_call_split": q_split,
             "other_load_cpus": max(other_load(r.cpu) for r in results.values()),
@@ -808,25 +757,11 @@ def main(argv=None) -> int:
         return 0 if errors == 0 and not problems else 1
     except Exception:
         traceback.print_exc()
-        figures = {"bench": "reserve", "database": db.engine, "errors": None, "correctness_ok": False,
-                   "failed": True, "target_hot_per_s": TARGET_HOT_PER_S, "target_spread_per_s": TARGET_SPREAD_PER_S}
+        figures = failed_figures("reserve", db, target_hot_per_s=TARGET_HOT_PER_S,
+                                 target_spread_per_s=TARGET_SPREAD_PER_S)
         return 2
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # cleanup must finish even if a second kill arrives
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001  (Django may never have been set up)
-            pass
-        if args.keep_db:
-            print(f"kept the bench database: DATABASE_URL={db.url}")
-        else:
-            try:
-                db.drop()
-            except Exception as exc:  # noqa: BLE001
-                warn(f"could not drop the bench database {db.name}: {exc}")
-        print_json_line(figures)
+        finish_bench(db, figures, keep_db=args.keep_db)
 
 
 if __name__ == "__main__":
