@@ -56,11 +56,14 @@ from apps.orders.models import (
     OrderHold,
     OrderLine,
     OrderStatus,
+    OrderTag,
     PaymentStatus,
+    RemarkKeyword,
     Shop,
     ShopApiToken,
     ShopWarehouse,
 )
+from apps.orders.normalisation import promised_ship_by, tags_for_remarks
 from apps.orders.platforms import Platform
 from apps.orders.services import HOLD_BLOCKED_TRANSITIONS
 
@@ -1082,7 +1085,15 @@ class DemoBuilder:
                 raise DemoError(f"order number {order.external_id} does not fit shop {order.shop.code}")
 
     def save_orders(self):
+        # What intake derives: the channel's ship-by promise and tags from remark keywords.
+        keywords = list(RemarkKeyword.objects.filter(is_active=True).values_list("keyword", "tag"))
+        for order in self.orders:
+            order.promised_ship_by = promised_ship_by(order.shop, order.placed_at)
         Order.objects.bulk_create(self.orders, batch_size=BATCH)
+        OrderTag.objects.bulk_create(
+            [OrderTag(order=order, tag=tag, source=keyword) for order in self.orders
+             for tag, keyword in tags_for_remarks(order.buyer_remark, order.seller_remark, keywords=keywords).items()],
+            batch_size=BATCH)
         OrderLine.objects.bulk_create(self.lines, batch_size=BATCH)
         OrderHold.objects.bulk_create(self.holds, batch_size=BATCH)
         for event, hold in self.hold_events:

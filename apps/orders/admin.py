@@ -6,7 +6,7 @@ from guardian.admin import GuardedModelAdmin
 from apps.core.errors import DomainError
 
 from . import selectors, services
-from .models import Order, OrderEvent, OrderHold, OrderLine, Shop, ShopApiToken, ShopWarehouse
+from .models import Order, OrderEvent, OrderHold, OrderLine, OrderTag, RemarkKeyword, Shop, ShopApiToken, ShopWarehouse
 
 
 class ShopWarehouseInline(admin.TabularInline):
@@ -66,6 +66,12 @@ class OrderHoldInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class OrderTagInline(ReadOnlyInline):
+    model = OrderTag
+    fields = ["tag", "source"]
+    readonly_fields = fields
+
+
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     fields = ["created_at", "type", "name", "from_status", "to_status", "actor_label", "is_intervention", "payload"]
@@ -98,7 +104,7 @@ class OrderAdmin(admin.ModelAdmin):
     show_full_result_count = False
     date_hierarchy = "placed_at"
     ordering = ["-placed_at"]
-    inlines = [OrderLineInline, OrderHoldInline, OrderEventInline]
+    inlines = [OrderLineInline, OrderTagInline, OrderHoldInline, OrderEventInline]
     actions = [cancel_orders]
     raw_id_fields = ["customer"]
 
@@ -107,7 +113,7 @@ class OrderAdmin(admin.ModelAdmin):
         return selectors.orders_visible_to(request.user)
 
     fieldsets = [
-        (None, {"fields": [("external_id", "shop", "platform"), ("status", "status_changed_at"),
+        (None, {"fields": [("external_id", "shop", "platform"), ("status", "status_changed_at", "promised_ship_by"),
                            ("payment_status", "paid_at"), ("customer", "buyer_nickname", "warehouse"), "placed_at"]}),
         (_("Shipping address"), {"fields": [("receiver_name", "receiver_phone"), ("province", "city", "district"),
                                             ("address_detail", "postal_code")]}),
@@ -167,3 +173,11 @@ class OrderLineAdmin(AppendOnlyAdmin):
     list_display = ["order", "line_no", "sku", "name", "quantity", "unit_price", "line_total"]
     list_select_related = ["order", "sku"]
     search_fields = ["=order__external_id", "=sku__code"]
+
+
+@admin.register(RemarkKeyword)
+class RemarkKeywordAdmin(admin.ModelAdmin):
+    list_display = ["keyword", "tag", "label", "is_active"]
+    list_editable = ["is_active"]
+    list_filter = ["tag", "is_active"]
+    search_fields = ["keyword", "tag", "label"]

@@ -1,9 +1,12 @@
 """Order API: intake (per-shop token or a staff session), scoped reads, transitions and holds."""
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
@@ -18,6 +21,7 @@ from . import selectors, services
 from .authentication import ShopPrincipal
 from .errors import OrderNotFound, ShopNotServed
 from .filters import OrderFilter
+from .normalisation import urgency
 from .models import HoldType, Order, OrderEvent, OrderHold, OrderLine, Shop
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -155,12 +159,20 @@ class OrderListOut(PersonalDataMixin, serializers.ModelSerializer):
     status_label = serializers.CharField(source="get_status_display")
     receiver_name = serializers.SerializerMethodField()
     receiver_phone = serializers.SerializerMethodField()
+    urgency = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
         fields = ["id", "external_id", "shop", "platform", "status", "status_label", "payment_status",
                   "buyer_nickname", "receiver_name", "receiver_phone", "currency", "grand_total",
-                  "placed_at", "status_changed_at"]
+                  "placed_at", "status_changed_at", "promised_ship_by", "urgency", "tags"]
+
+    def get_urgency(self, order) -> str | None:
+        return urgency(order, self.context.get("now"))
+
+    def get_tags(self, order) -> list[str]:
+        return sorted(tag.tag for tag in order.tags.all())
 
     def get_receiver_name(self, order) -> str:
         return self.personal(order.receiver_name, mask_name)
@@ -264,6 +276,9 @@ class OrderPagination(CursorPagination):
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [permissions.IsAuthenticated, ActionPermission]
     filterset_class = OrderFilter
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["placed_at", "promised_ship_by"]  # ?ordering=promised_ship_by: most urgent first
+    ordering = ["-placed_at"]
     pagination_class = OrderPagination
     serializer_class = OrderListOut
     queryset = Order.objects.none()  # for the schema; get_queryset scopes every request
@@ -274,6 +289,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_serializer_context(self):
         context = super().get_serializer_context()
         context["personal_data_visible"] = selectors.can_view_personal_data(self.request.user)
+        context["now"] = timezone.now()
         return context
 
     def _detail_response(self, order_id):

@@ -1,7 +1,10 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from django.utils import timezone
+
 from .models import Order, OrderStatus
+from .normalisation import UNSHIPPED_STATUSES, urgency_bounds
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -12,10 +15,18 @@ class OrderFilter(django_filters.FilterSet):
     placed_before = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt", label=_("placed before"))
     number = django_filters.CharFilter(field_name="external_id", lookup_expr="startswith", label=_("order number"))
     phone_tail = django_filters.CharFilter(method="filter_phone_tail", label=_("phone last four digits"))
+    tag = django_filters.CharFilter(field_name="tags__tag", label=_("tag"))
+    urgency = django_filters.ChoiceFilter(
+        choices=[("red", _("Red")), ("amber", _("Amber")), ("green", _("Green"))], method="filter_urgency",
+        label=_("urgency"))
 
     class Meta:
         model = Order
-        fields = ["status", "shop", "customer", "placed_after", "placed_before", "number", "phone_tail"]
+        fields = ["status", "shop", "customer", "placed_after", "placed_before", "number", "phone_tail", "tag",
+                  "urgency"]
+
+    def filter_urgency(self, queryset, name, value):
+        return queryset.filter(status__in=UNSHIPPED_STATUSES, **urgency_bounds(value, timezone.now()))
 
     def filter_phone_tail(self, queryset, name, value):
         digits = "".join(ch for ch in value if ch.isdigit())[-4:]

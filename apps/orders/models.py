@@ -15,7 +15,7 @@ from apps.accounts.roles import ROLE_LABELS
 from apps.core.models import TimeStampedModel
 from apps.core.money import DEFAULT_CURRENCY, MoneyField
 
-from .platforms import ORDER_NUMBER_PATTERNS, Platform
+from .platforms import DEFAULT_SHIP_PROMISE_HOURS, ORDER_NUMBER_PATTERNS, SHIP_PROMISE_HOURS, Platform
 
 
 def validate_regex(value):
@@ -51,6 +51,10 @@ class Shop(TimeStampedModel):
         blank=True,
         related_name="+",
     )
+    ship_promise_hours = models.PositiveIntegerField(
+        _("ship-by promise (hours)"), null=True, blank=True,
+        help_text=_("Hours from order to shipment the shop promises; empty means the platform's usual promise."),
+    )
     payment_window_minutes = models.PositiveIntegerField(
         _("payment window (minutes)"), default=5,
         help_text=_("Unpaid orders release their stock and expire after this long."),
@@ -64,6 +68,10 @@ class Shop(TimeStampedModel):
 
     def __str__(self):
         return f"{self.name} ({self.get_platform_display()})"
+
+    @property
+    def effective_ship_promise_hours(self) -> int:
+        return self.ship_promise_hours or SHIP_PROMISE_HOURS.get(self.platform, DEFAULT_SHIP_PROMISE_HOURS)
 
     @property
     def effective_order_number_pattern(self) -> str:
@@ -252,6 +260,7 @@ class Order(TimeStampedModel):
     placed_at = models.DateTimeField(_("placed at"))
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     payment_due_at = models.DateTimeField(_("payment due by"), null=True, blank=True)
+    promised_ship_by = models.DateTimeField(_("promised ship-by"), null=True, blank=True)
     intake_digest = models.CharField(_("intake payload digest"), max_length=64, blank=True, editable=False)
 
     class Meta:
@@ -279,6 +288,7 @@ class Order(TimeStampedModel):
             models.Index(fields=["customer", "placed_at"], name="order_customer_placed"),
             models.Index(fields=["warehouse", "status"], name="order_warehouse_status"),
             models.Index(fields=["payment_due_at"], condition=Q(status="pending_payment"), name="order_payment_due"),
+            models.Index(fields=["promised_ship_by"], name="order_promised_ship_by"),
         ]
         permissions = [
             ("pay_order", _("Can record payment or confirm an order")),
@@ -455,6 +465,38 @@ class OrderEvent(models.Model):
 
     def __str__(self):
         return f"{self.order_id} {self.type} {self.name}"
+
+
+class RemarkKeyword(models.Model):
+    """A word in buyer or seller remarks that tags the order (发票 → invoice), editable by admins."""
+
+    keyword = models.CharField(_("keyword"), max_length=32, unique=True)
+    tag = models.SlugField(_("tag"), max_length=32)
+    label = models.CharField(_("label"), max_length=32)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("remark keyword")
+        verbose_name_plural = _("remark keywords")
+        ordering = ["tag", "keyword"]
+
+    def __str__(self):
+        return f"{self.keyword} → {self.tag}"
+
+
+class OrderTag(models.Model):
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="tags")
+    tag = models.SlugField(_("tag"), max_length=32)
+    source = models.CharField(_("source"), max_length=64, blank=True, help_text=_("The keyword that set it"))
+
+    class Meta:
+        verbose_name = _("order tag")
+        verbose_name_plural = _("order tags")
+        constraints = [models.UniqueConstraint(fields=["order", "tag"], name="ordertag_unique")]
+        indexes = [models.Index(fields=["tag", "order"], name="ordertag_tag_order")]
+
+    def __str__(self):
+        return f"{self.order_id}:{self.tag}"
 
 
 class HoldType(models.TextChoices):

@@ -53,3 +53,21 @@ def recognise_platform(order_number: str, *, prefer: str | None = None) -> str |
     if prefer in candidates:
         return prefer
     return candidates[0] if candidates else None
+
+
+# Hours from order to shipment each channel usually promises (a shop can set its own).
+SHIP_PROMISE_HOURS: dict[str, int] = {
+    Platform.DOUYIN: 48,
+    Platform.KUAISHOU: 48,
+    Platform.PDD: 48,
+    Platform.TAOBAO: 48,
+    Platform.TMALL: 48,
+    Platform.JD: 24,
+    Platform.YOUZAN: 48,
+    Platform.WECHAT: 72,
+    Platform.OWN_SITE: 72,
+    Platform.B2B: 72,
+    Platform.PHONE: 24,
+    Platform.POS: 24,
+}
+DEFAULT_SHIP_PROMISE_HOURS = 48

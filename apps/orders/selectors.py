@@ -51,7 +51,7 @@ def can_create_for_shop(actor, shop: Shop) -> bool:
 
 
 def order_list(*, actor) -> QuerySet[Order]:
-    return orders_visible_to(actor).select_related("shop").order_by("-placed_at", "-id")
+    return orders_visible_to(actor).select_related("shop").prefetch_related("tags").order_by("-placed_at", "-id")
 
 
 def order_detail(*, actor, order_id: int) -> Order:
@@ -61,6 +61,7 @@ def order_detail(*, actor, order_id: int) -> Order:
         .prefetch_related(
             "lines__sku",
             "holds",
+            "tags",
             Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("created_at", "id")),
         )
         .filter(pk=order_id)

@@ -24,6 +24,7 @@ from .errors import (
     UnknownTransition,
 )
 from .lock_objects import lock_hold, lock_order
+from .normalisation import promised_ship_by, tag_order
 from .models import TERMINAL_STATUSES, TRANSITION_LABELS, Order, OrderEvent, OrderHold, OrderLine, PaymentStatus
 from .platforms import recognise_platform
 
@@ -292,6 +293,7 @@ def _insert_order(*, shop, data, actor, digest) -> tuple[Order, list[OrderLine]]
         buyer_remark=data.get("buyer_remark", ""),
         seller_remark=data.get("seller_remark", ""),
         placed_at=data.get("placed_at") or now,
+        promised_ship_by=promised_ship_by(shop, data.get("placed_at") or now),
         payment_due_at=now + timedelta(minutes=shop.payment_window_minutes),
         intake_digest=digest,
     )
@@ -325,4 +327,5 @@ def _insert_order(*, shop, data, actor, digest) -> tuple[Order, list[OrderLine]]
         for index, line in enumerate(lines, start=1)
     )
     OrderEvent.objects.bulk_create(events)
+    tag_order(order)
     return order, lines

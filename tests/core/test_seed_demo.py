@@ -508,3 +508,13 @@ def test_alerts_show_low_stock_replenishment_and_near_expiry(seeded):
     places = StockLevel.objects.values("warehouse", "sku").distinct().count()
     assert sum(a.kind == StockAlert.Kind.LOW_STOCK for a in alerts) < places / 3
     assert "stock:" in seeded and "low_stock alerts" in seeded
+
+
+def test_demo_orders_carry_intake_tags_and_ship_by_promises(seeded):
+    from apps.orders.models import OrderTag
+    from apps.orders.normalisation import promised_ship_by, tags_for_remarks
+
+    assert OrderTag.objects.filter(tag="invoice").exists() and OrderTag.objects.filter(tag="urgent").exists()
+    for order in Order.objects.select_related("shop").prefetch_related("tags")[:200]:
+        assert order.promised_ship_by == promised_ship_by(order.shop, order.placed_at)
+        assert {t.tag for t in order.tags.all()} == set(tags_for_remarks(order.buyer_remark, order.seller_remark))

@@ -292,8 +292,8 @@ def test_intake_query_count_is_fixed(client, skus):
     assert response.status_code == 201
     # token, SKUs, customer upsert, order, lines, events; reservation: customer's shelf-life rule, the
     # shop's warehouse list, the locked levels, one update per level, reservations, ledger lines;
-    # savepoint bookkeeping
-    assert len(queries) <= 15, "\n".join(q["sql"][:90] for q in queries)
+    # remark keywords and the order's tags; savepoint bookkeeping
+    assert len(queries) <= 17, "\n".join(q["sql"][:90] for q in queries)
 
 
 def test_a_returning_buyer_is_the_same_customer_and_keeps_their_record(client, skus):
@@ -304,3 +304,14 @@ def test_a_returning_buyer_is_the_same_customer_and_keeps_their_record(client, s
     first, second = Order.objects.order_by("id")
     assert first.customer_id == second.customer_id
     assert Customer.objects.get().name == "喵星人"
+
+
+def test_remark_keywords_tag_the_order_and_the_promise_sets_ship_by(client, skus, shop):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    body = client.post(URL, payload(buyer_remark="麻烦开发票，加急！", seller_remark="送赠品"), format="json").json()
+    order = Order.objects.get(pk=body["id"])
+    assert dict(order.tags.values_list("tag", "source")) == {"invoice": "发票", "urgent": "加急", "gift": "赠品"}
+    placed = datetime(2026, 11, 20, 9, 15, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert order.promised_ship_by == placed + timedelta(hours=48)  # Douyin promises 48 h

@@ -1,0 +1,56 @@
+"""What intake derives from an order beyond its payload: tags from remark keywords and the
+promised ship-by time with its urgency colour."""
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from .models import OrderTag, RemarkKeyword
+
+# Urgency of an order not yet shipped, by the time left until its promised ship-by.
+RED_WITHIN = timedelta(hours=6)
+AMBER_WITHIN = timedelta(hours=24)
+UNSHIPPED_STATUSES = ("pending_payment", "pending_review", "pending_approval", "ready", "picking", "picked", "packed")
+
+
+def promised_ship_by(shop, placed_at: datetime) -> datetime:
+    return placed_at + timedelta(hours=shop.effective_ship_promise_hours)
+
+
+def urgency(order, now: datetime | None = None) -> str | None:
+    """red (overdue or under 6 h left), amber (under 24 h), green; None once shipped or closed."""
+    if order.status not in UNSHIPPED_STATUSES or order.promised_ship_by is None:
+        return None
+    left = order.promised_ship_by - (now or timezone.now())
+    if left <= RED_WITHIN:
+        return "red"
+    return "amber" if left <= AMBER_WITHIN else "green"
+
+
+def urgency_bounds(colour: str, now: datetime) -> dict:
+    """The promised_ship_by range of one colour, for filtering lists in the database."""
+    return {
+        "red": {"promised_ship_by__lte": now + RED_WITHIN},
+        "amber": {"promised_ship_by__gt": now + RED_WITHIN, "promised_ship_by__lte": now + AMBER_WITHIN},
+        "green": {"promised_ship_by__gt": now + AMBER_WITHIN},
+    }[colour]
+
+
+def tags_for_remarks(*remarks: str, keywords=None) -> dict[str, str]:
+    """{tag: keyword that set it} for the active keywords found in the remarks."""
+    text = "\n".join(r for r in remarks if r)
+    if not text:
+        return {}
+    if keywords is None:
+        keywords = RemarkKeyword.objects.filter(is_active=True).values_list("keyword", "tag")
+    found = {}
+    for keyword, tag in keywords:
+        if keyword in text:
+            found.setdefault(tag, keyword)
+    return found
+
+
+def tag_order(order) -> list[OrderTag]:
+    """Tag a new order from its remarks (an order already tagged keeps its tags)."""
+    tags = tags_for_remarks(order.buyer_remark, order.seller_remark)
+    return OrderTag.objects.bulk_create([OrderTag(order=order, tag=tag, source=keyword) for tag, keyword in tags.items()],
+                                        ignore_conflicts=True)
