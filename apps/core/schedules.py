@@ -4,6 +4,7 @@ SCHEDULES = [
     # (name, function path, every N minutes)
     ("expire-unpaid-orders", "apps.orders.tasks.expire_unpaid_orders", 1),
     ("refresh-stock-alerts", "apps.inventory.tasks.refresh_stock_alerts", 60),
+    ("audit-waiting-orders", "apps.orders.tasks.audit_waiting_orders", 5),
 ]
 
 

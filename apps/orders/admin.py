@@ -6,7 +6,18 @@ from guardian.admin import GuardedModelAdmin
 from apps.core.errors import DomainError
 
 from . import selectors, services
-from .models import Order, OrderEvent, OrderHold, OrderLine, OrderTag, RemarkKeyword, Shop, ShopApiToken, ShopWarehouse
+from .models import (
+    AuditRule,
+    Order,
+    OrderEvent,
+    OrderHold,
+    OrderLine,
+    OrderTag,
+    RemarkKeyword,
+    Shop,
+    ShopApiToken,
+    ShopWarehouse,
+)
 
 
 class ShopWarehouseInline(admin.TabularInline):
@@ -181,3 +192,9 @@ class RemarkKeywordAdmin(admin.ModelAdmin):
     list_editable = ["is_active"]
     list_filter = ["tag", "is_active"]
     search_fields = ["keyword", "tag", "label"]
+
+
+@admin.register(AuditRule)
+class AuditRuleAdmin(admin.ModelAdmin):
+    list_display = ["code", "is_active", "owner_role"]
+    list_editable = ["is_active", "owner_role"]

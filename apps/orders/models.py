@@ -467,6 +467,28 @@ class OrderEvent(models.Model):
         return f"{self.order_id} {self.type} {self.name}"
 
 
+class AuditRule(models.Model):
+    """An admin-editable review rule: whether it runs, who owns the hold it opens, its settings."""
+
+    class Code(models.TextChoices):
+        BLACKLISTED = "blacklisted", _("Blacklisted customer")
+        OVER_CREDIT_LIMIT = "over_credit_limit", _("Over credit limit")
+        MULTIPLE_ADDRESSES = "multiple_addresses", _("Several addresses for one buyer")
+
+    code = models.CharField(_("rule"), max_length=32, choices=Code.choices, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    owner_role = models.CharField(_("owner role"), max_length=32, choices=list(ROLE_LABELS.items()))
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit rule")
+        verbose_name_plural = _("audit rules")
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.get_code_display()
+
+
 class RemarkKeyword(models.Model):
     """A word in buyer or seller remarks that tags the order (发票 → invoice), editable by admins."""
 

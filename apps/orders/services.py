@@ -117,10 +117,19 @@ def _close_holds_of_ended_order(order, *, at):
                       payload={"hold_id": hold.pk, "resolution": hold.resolution})
 
 
+def schedule_audit(order_id: int):
+    """Review the order by a django-q2 task once this transaction has committed (the ORM broker
+    keeps it if the cluster is down; the sweep schedule catches anything missed)."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task("apps.orders.tasks.audit_order", order_id))
+
+
 def _apply_stock_effects(order, *, name, actor, reason):
     """What a status change means for the order's reserved stock, in the same transaction."""
     if name in {"pay", "confirm"}:
         stock.firm_for_order(order)
+        schedule_audit(order.pk)
     elif name in {"cancel", "reject", "expire"}:
         stock.release_for_order(order, actor=actor, reason=reason or str(TRANSITION_LABELS[name]))
     elif name == "ship":
@@ -201,6 +210,8 @@ def order_hold_release(*, order_id: int, hold_id: int, actor, resolution: str,
     _record_event(order, type=OrderEvent.Type.HOLD_RELEASED, name=hold.type, actor=actor,
                   at=hold.released_at, is_intervention=is_intervention,
                   payload={"hold_id": hold.pk, "resolution": resolution})
+    if order.status == "pending_review" and not order.holds.filter(released_at__isnull=True).exists():
+        schedule_audit(order.pk)  # the last hold is gone: the order moves on by itself
     return hold
 
 
@@ -328,4 +339,40 @@ def _insert_order(*, shop, data, actor, digest) -> tuple[Order, list[OrderLine]]
     )
     OrderEvent.objects.bulk_create(events)
     tag_order(order)
+    if order.status == "pending_review":  # arrived paid: review it once committed
+        schedule_audit(order.pk)
     return order, lines
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    order: Order
+    holds_opened: list
+    passed: bool
+
+
+@transaction.atomic
+def order_audit(*, order_id: int) -> AuditResult:
+    """Review an order waiting in pending_review: each active rule that fails opens a hold owned by
+    the rule's role; an order with no open hold moves on to ready by itself. Idempotent: a held
+    order gets no second hold of a type, a moved-on order is left alone."""
+    from . import audit
+
+    order = lock_order(order_id)
+    if order.status != "pending_review":
+        return AuditResult(order=order, holds_opened=[], passed=False)
+    opened = []
+    # A hold a person already resolved on this order (fixed, or force-passed) is their decision:
+    # the same rule does not stop the order again.
+    decided = set(order.holds.filter(released_at__isnull=False).values_list("type", flat=True))
+    for rule, finding in audit.evaluate(order):
+        if finding.hold_type in decided:
+            continue
+        hold = open_automatic_hold(order, type=finding.hold_type, reason=finding.reason,
+                                   owner_role=rule.owner_role, details=finding.details)
+        if hold:
+            opened.append(hold)
+    if order.holds.filter(released_at__isnull=True).exists():
+        return AuditResult(order=order, holds_opened=opened, passed=False)
+    _apply_transition(order, name="pass_review", actor=None, reason=_("All review rules passed"))
+    return AuditResult(order=order, holds_opened=opened, passed=True)

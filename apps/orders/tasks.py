@@ -1,10 +1,11 @@
 """Scheduled jobs for orders (django-q2). Each is idempotent and safe to run twice or concurrently."""
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from .errors import TransitionNotAllowed
-from .models import Order, OrderStatus
-from .services import order_transition
+from .models import Order, OrderHold, OrderStatus
+from .services import order_audit, order_transition
 
 
 def expire_unpaid_orders(limit: int = 1000) -> int:
@@ -23,3 +24,15 @@ def expire_unpaid_orders(limit: int = 1000) -> int:
         except TransitionNotAllowed:
             continue
     return expired
+
+
+def audit_order(order_id: int) -> bool:
+    return order_audit(order_id=order_id).passed
+
+
+def audit_waiting_orders(limit: int = 500) -> int:
+    """Safety net for a lost audit task: review paid orders waiting without an open hold."""
+    open_hold = OrderHold.objects.filter(order=OuterRef("pk"), released_at__isnull=True)
+    waiting = (Order.objects.filter(status=OrderStatus.PENDING_REVIEW).exclude(Exists(open_hold))
+               .order_by("status_changed_at").values_list("pk", flat=True)[:limit])
+    return sum(order_audit(order_id=order_id).passed for order_id in waiting)
