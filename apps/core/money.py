@@ -21,10 +21,6 @@ def to_money(value) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def has_at_most_cents(amount: Decimal) -> bool:
-    return amount == amount.quantize(CENT)
-
-
 class MoneyField(models.DecimalField):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("max_digits", 14)

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from guardian.admin import GuardedModelAdmin
 
+from apps.core.admin import ReadOnlyModelAdmin
+
 from . import selectors
 from .models import Batch, Reservation, StockAlert, StockLevel, StockMove, Warehouse
 
@@ -11,23 +13,15 @@ class WarehouseAdmin(GuardedModelAdmin):
     search_fields = ["code", "name"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Stock changes only through inventory.services (which write the ledger); the admin shows it."""
+class ReadOnlyAdmin(ReadOnlyModelAdmin):
+    """Stock changes only through inventory.services (which write the ledger); the admin shows it,
+    scoped to the warehouses the user may see."""
 
     warehouse_path = "warehouse"
 
     def get_queryset(self, request):
         visible = selectors.warehouses_visible_to(request.user).values("pk")
         return super().get_queryset(request).filter(**{f"{self.warehouse_path}__in": visible})
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Batch)

@@ -14,19 +14,18 @@ def warehouses_visible_to(actor) -> QuerySet[Warehouse]:
     if actor is None or not actor.is_authenticated:
         return Warehouse.objects.none()
     if isinstance(actor, ShopPrincipal):
-        shops = [actor.shop.pk]
         return Warehouse.objects.filter(Q(pk=actor.shop.default_warehouse_id)
-                                        | Q(pk__in=ShopWarehouse.objects.filter(shop_id__in=shops)
+                                        | Q(pk__in=ShopWarehouse.objects.filter(shop=actor.shop)
                                             .values("warehouse_id")))
     if actor.is_superuser:
         return Warehouse.objects.all()
     if not actor.has_perm("inventory.view_stocklevel"):
         return Warehouse.objects.none()
-    shops = served_shops(actor).values("pk")
+    shops = served_shops(actor)
     return Warehouse.objects.filter(
         Q(pk__in=worked_warehouses(actor).values("pk"))
-        | Q(pk__in=served_shops(actor).values("default_warehouse_id"))
-        | Q(pk__in=ShopWarehouse.objects.filter(shop_id__in=shops).values("warehouse_id"))
+        | Q(pk__in=shops.values("default_warehouse_id"))
+        | Q(pk__in=ShopWarehouse.objects.filter(shop_id__in=shops.values("pk")).values("warehouse_id"))
     )
 
 

@@ -27,6 +27,7 @@ from .errors import (
     QuarantinedStock,
     UnknownBatch,
     UnknownSKU,
+    UnknownStockLevel,
     UnknownWarehouse,
 )
 from .lock_objects import lock_level, lock_levels, lock_levels_for_skus, lock_or_create_level
@@ -134,7 +135,7 @@ def stock_transfer(*, level_id: int, to_warehouse_id: int, quantity: int, actor,
     _check_quantity(quantity)
     source = StockLevel.objects.filter(pk=level_id).first()
     if source is None:
-        lock_level(level_id)  # raises the coded not-found
+        raise UnknownStockLevel(details={"stock_level_id": level_id})
     if not Warehouse.objects.filter(pk=to_warehouse_id, is_active=True).exists():
         raise UnknownWarehouse(details={"warehouse_id": to_warehouse_id})
     # Make sure the destination exists, then lock both in pk order.

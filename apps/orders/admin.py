@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from guardian.admin import GuardedModelAdmin
 
+from apps.core.admin import ReadOnlyModelAdmin
 from apps.core.errors import DomainError
 
 from . import selectors, services
@@ -147,19 +148,11 @@ class OrderAdmin(admin.ModelAdmin):
         return request.user.has_perm("orders.cancel_order")
 
 
-class AppendOnlyAdmin(admin.ModelAdmin):
+class AppendOnlyAdmin(ReadOnlyModelAdmin):
     """Rows owned by an order: read-only, scoped through the order."""
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(order__in=selectors.orders_visible_to(request.user).values("pk"))
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(OrderEvent)

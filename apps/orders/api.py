@@ -18,11 +18,10 @@ from apps.core.privacy import mask_detail, mask_name, mask_phone
 from apps.customers.models import Customer
 
 from . import selectors, services
-from .authentication import ShopPrincipal
-from .errors import OrderNotFound, ShopNotServed
+from .errors import OrderNotFound
 from .filters import OrderFilter
 from .normalisation import urgency
-from .models import HoldType, Order, OrderEvent, OrderHold, OrderLine, Shop
+from .models import HoldType, Order, OrderEvent, OrderHold, OrderLine
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -311,7 +310,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise PayloadTooLarge(details={"bytes": length, "limit": settings.ORDERHUB_MAX_INTAKE_BYTES})
         if not isinstance(request.data, dict):
             raise ValidationFailed(details={"_": [{"code": "invalid", "message": str(_("Expected a JSON object."))}]})
-        shop = self._intake_shop(request)
+        shop = selectors.shop_for_intake(actor=request.user, code=request.data.get("shop"))
         intake = OrderIntake(data=request.data, context={"shop": shop})
         intake.is_valid(raise_exception=True)
         result = services.order_create(shop=shop, data=intake.validated_data, actor=request.user,
@@ -323,20 +322,6 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if result.payload_differs:
             response["X-Orderhub-Replay-Differs"] = "true"
         return response
-
-    def _intake_shop(self, request) -> Shop:
-        user = request.user
-        code = request.data.get("shop")
-        if isinstance(user, ShopPrincipal):
-            if code not in (None, "", user.shop.code):
-                raise ShopNotServed(details={"shop": code})
-            return user.shop
-        if not code:
-            raise ValidationFailed(details={"shop": [{"code": "required", "message": str(_("This field is required."))}]})
-        shop = Shop.objects.filter(code=code, is_active=True).first()
-        if shop is None or not selectors.can_create_for_shop(user, shop):
-            raise ShopNotServed(details={"shop": code})
-        return shop
 
     @extend_schema(
         request=TransitionIn,

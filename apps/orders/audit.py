@@ -8,10 +8,9 @@ from django.utils.translation import gettext as _
 
 from apps.core.money import to_money
 
-from .models import AuditRule, HoldType, Order
+from .models import PRE_SHIPMENT_STATUSES, AuditRule, HoldType, Order
 
 OPEN_FOR_CREDIT_EXCLUDED = ("cancelled", "expired", "refused", "intercepted")
-PRE_SHIPMENT = ("pending_payment", "pending_review", "pending_approval", "ready", "picking", "picked", "packed")
 
 
 @dataclass
@@ -54,7 +53,7 @@ def _address_key(order) -> tuple:
 
 
 def check_multiple_addresses(order, rule) -> Finding | None:
-    others = (Order.objects.filter(customer_id=order.customer_id, status__in=PRE_SHIPMENT).exclude(pk=order.pk)
+    others = (Order.objects.filter(customer_id=order.customer_id, status__in=PRE_SHIPMENT_STATUSES).exclude(pk=order.pk)
               .only("external_id", "province", "city", "district", "address_detail", "receiver_phone"))
     differing = sorted(o.external_id for o in others if _address_key(o) != _address_key(order))
     if not differing:

@@ -3,8 +3,8 @@ from django.utils.translation import gettext_lazy as _
 
 from django.utils import timezone
 
-from .models import Order, OrderStatus
-from .normalisation import UNSHIPPED_STATUSES, urgency_bounds
+from .models import PRE_SHIPMENT_STATUSES, Order, OrderStatus
+from .normalisation import urgency_bounds
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -26,7 +26,7 @@ class OrderFilter(django_filters.FilterSet):
                   "urgency"]
 
     def filter_urgency(self, queryset, name, value):
-        return queryset.filter(status__in=UNSHIPPED_STATUSES, **urgency_bounds(value, timezone.now()))
+        return queryset.filter(status__in=PRE_SHIPMENT_STATUSES, **urgency_bounds(value, timezone.now()))
 
     def filter_phone_tail(self, queryset, name, value):
         digits = "".join(ch for ch in value if ch.isdigit())[-4:]

@@ -4,12 +4,11 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from .models import OrderTag, RemarkKeyword
+from .models import PRE_SHIPMENT_STATUSES, OrderTag, RemarkKeyword
 
 # Urgency of an order not yet shipped, by the time left until its promised ship-by.
 RED_WITHIN = timedelta(hours=6)
 AMBER_WITHIN = timedelta(hours=24)
-UNSHIPPED_STATUSES = ("pending_payment", "pending_review", "pending_approval", "ready", "picking", "picked", "packed")
 
 
 def promised_ship_by(shop, placed_at: datetime) -> datetime:
@@ -18,7 +17,7 @@ def promised_ship_by(shop, placed_at: datetime) -> datetime:
 
 def urgency(order, now: datetime | None = None) -> str | None:
     """red (overdue or under 6 h left), amber (under 24 h), green; None once shipped or closed."""
-    if order.status not in UNSHIPPED_STATUSES or order.promised_ship_by is None:
+    if order.status not in PRE_SHIPMENT_STATUSES or order.promised_ship_by is None:
         return None
     left = order.promised_ship_by - (now or timezone.now())
     if left <= RED_WITHIN:

@@ -5,12 +5,15 @@ managers serve Shops, clerks work Warehouses. Orders are filtered by an indexed 
 never by per-order permission rows. Out of scope means "not found", never "forbidden".
 """
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils.translation import gettext as _
 from guardian.shortcuts import get_objects_for_user
 
 from apps.inventory.models import Warehouse
 
 from .authentication import ShopPrincipal
-from .errors import OrderNotFound
+from apps.core.errors import ValidationFailed
+
+from .errors import OrderNotFound, ShopNotServed
 from .models import Order, OrderEvent, Shop
 
 
@@ -42,12 +45,21 @@ def can_view_personal_data(actor) -> bool:
     return actor is not None and actor.has_perm("orders.view_personal_data")
 
 
-def can_create_for_shop(actor, shop: Shop) -> bool:
+def shop_for_intake(*, actor, code: str | None) -> Shop:
+    """The shop an intake writes to: a token's own shop (naming another is refused), or for staff
+    the named shop if they serve it. Unknown and unserved shops look the same."""
     if isinstance(actor, ShopPrincipal):
-        return actor.shop.pk == shop.pk
-    if actor.is_superuser:
-        return True
-    return actor.has_perm("orders.add_order") and served_shops(actor).filter(pk=shop.pk).exists()
+        if code not in (None, "", actor.shop.code):
+            raise ShopNotServed(details={"shop": code})
+        return actor.shop
+    if not code:
+        raise ValidationFailed(details={"shop": [{"code": "required", "message": str(_("This field is required."))}]})
+    shop = Shop.objects.filter(code=code, is_active=True).first()
+    allowed = shop is not None and (actor.is_superuser or (
+        actor.has_perm("orders.add_order") and served_shops(actor).filter(pk=shop.pk).exists()))
+    if not allowed:
+        raise ShopNotServed(details={"shop": code})
+    return shop
 
 
 def order_list(*, actor) -> QuerySet[Order]:

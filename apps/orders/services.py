@@ -14,6 +14,7 @@ from apps.core.phones import phone_tail
 from apps.customers.models import Customer
 from apps.inventory import services as stock
 
+from . import audit
 from .errors import (
     HoldAlreadyOpen,
     HoldNotOpen,
@@ -98,6 +99,8 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
                   is_intervention=is_intervention, at=now)
     if order.status in TERMINAL_STATUSES:
         _close_holds_of_ended_order(order, at=now)
+    elif order.status == "pending_review":
+        schedule_audit(order.pk)
     return order
 
 
@@ -129,7 +132,6 @@ def _apply_stock_effects(order, *, name, actor, reason):
     """What a status change means for the order's reserved stock, in the same transaction."""
     if name in {"pay", "confirm"}:
         stock.firm_for_order(order)
-        schedule_audit(order.pk)
     elif name in {"cancel", "reject", "expire"}:
         stock.release_for_order(order, actor=actor, reason=reason or str(TRANSITION_LABELS[name]))
     elif name == "ship":
@@ -356,8 +358,6 @@ def order_audit(*, order_id: int) -> AuditResult:
     """Review an order waiting in pending_review: each active rule that fails opens a hold owned by
     the rule's role; an order with no open hold moves on to ready by itself. Idempotent: a held
     order gets no second hold of a type, a moved-on order is left alone."""
-    from . import audit
-
     order = lock_order(order_id)
     if order.status != "pending_review":
         return AuditResult(order=order, holds_opened=[], passed=False)

@@ -2,7 +2,7 @@
 import pytest
 
 from apps.inventory.models import StockLevel, StockMove
-from tests.factories import SKUFactory, WarehouseFactory, make_user
+from tests.factories import SKUFactory, WarehouseFactory
 from tests.inventory.conftest import days
 
 pytestmark = pytest.mark.django_db
