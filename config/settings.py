@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.inventory",
     "apps.orders",
+    "apps.approvals",
 ]
 
 MIDDLEWARE = [

@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/auth/", include("rest_framework.urls")),
     path("api/v1/", include("apps.orders.urls")),
     path("api/v1/", include("apps.inventory.urls")),
+    path("api/v1/", include("apps.approvals.urls")),
 ]

@@ -57,3 +57,9 @@ def user_client():
         return client
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Test users are made by the dozen; the production hasher's cost is deliberate, not tested here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

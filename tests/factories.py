@@ -2,6 +2,7 @@
 from decimal import Decimal
 
 import factory
+from django.db import transaction
 from django.contrib.auth.models import Group
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
@@ -118,7 +119,8 @@ def reserve_fully(order, *, quantity=100):
     status = order.status
     Order.objects.filter(pk=order.pk).update(status="ready")
     order.refresh_from_db()
-    result = reserve_for_order(order, actor=None, on_shortfall="raise")
+    with transaction.atomic():  # the service expects its caller's transaction
+        result = reserve_for_order(order, actor=None, on_shortfall="raise")
     Order.objects.filter(pk=order.pk).update(status=status)
     order.refresh_from_db()
     return result

@@ -36,6 +36,8 @@ _READ_ORDERS = {
 }
 _STOCK_LEDGER = {"inventory.view_stockmove", "inventory.view_reservation"}
 _READ_CUSTOMERS = {"customers.view_customer", "customers.view_address"}
+_READ_APPROVALS = {"approvals.view_approvalrequest", "approvals.view_approvalstep",
+                   "approvals.view_approvaldecision", "approvals.view_approvalpolicy"}
 
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     CS_AGENT: _READ_ORDERS
@@ -48,10 +50,11 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
        "inventory.receive_stock"},
     FINANCE: _READ_ORDERS
     | _READ_CUSTOMERS
+    | _READ_APPROVALS
     | {"orders.pay_order", "customers.change_customer", "orders.view_personal_data", "orders.add_orderhold",
        "orders.change_orderhold"},
 }
-ROLE_PERMISSIONS[CS_LEAD] = ROLE_PERMISSIONS[CS_AGENT] | {
+ROLE_PERMISSIONS[CS_LEAD] = ROLE_PERMISSIONS[CS_AGENT] | _READ_APPROVALS | {
     "orders.pay_order",
     "orders.review_order",
     "orders.change_orderhold",
@@ -76,7 +79,7 @@ ROLE_PERMISSIONS[MANAGER] = (
 )
 
 # Admins get every permission of these apps (configuration, users, scopes) plus the job queue.
-ADMIN_APPS = ("accounts", "auth", "customers", "catalog", "inventory", "orders", "guardian", "django_q")
+ADMIN_APPS = ("accounts", "auth", "customers", "catalog", "inventory", "orders", "approvals", "guardian", "django_q")
 
 
 def sync_roles(apps=None):
@@ -92,6 +95,8 @@ def sync_roles(apps=None):
         perms = []
         for name in sorted(names):
             app_label, codename = name.split(".")
+            if not apps.all_models.get(app_label):
+                continue  # an earlier migration, before that app's models exist; its own migration syncs again
             perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
             if perm is None:
                 raise LookupError(f"permission {name} does not exist; run the app's migrations first")

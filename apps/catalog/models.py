@@ -26,6 +26,17 @@ class SKU(TimeStampedModel):
         help_text=_("A batch this close to its expiry date raises a near-expiry alert."),
     )
     safety_stock = models.PositiveIntegerField(_("safety stock"), default=0)
+    list_price = models.DecimalField(
+        _("list price"), max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text=_("The price-list price; the review rule compares order prices with it."),
+    )
+    unit_cost = models.DecimalField(
+        _("unit cost"), max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text=_("Known purchase or production cost; approvers see the margin from it."),
+    )
+    is_made_to_order = models.BooleanField(
+        _("made to order"), default=False, help_text=_("Produced for the order (定制); approval policies may ask production to sign."),
+    )
 
     class Meta:
         verbose_name = _("SKU")
@@ -34,6 +45,8 @@ class SKU(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(hs_code="") | Q(hs_code__regex=r"^[0-9]{6,10}$"), name="sku_hs_code_digits"
             ),
+            models.CheckConstraint(condition=Q(list_price__gt=0) | Q(list_price__isnull=True), name="sku_list_price_positive"),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0) | Q(unit_cost__isnull=True), name="sku_unit_cost_non_negative"),
         ]
 
     def __str__(self):

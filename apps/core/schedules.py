@@ -5,6 +5,7 @@ SCHEDULES = [
     ("expire-unpaid-orders", "apps.orders.tasks.expire_unpaid_orders", 1),
     ("refresh-stock-alerts", "apps.inventory.tasks.refresh_stock_alerts", 60),
     ("audit-waiting-orders", "apps.orders.tasks.audit_waiting_orders", 5),
+    ("escalate-overdue-approvals", "apps.approvals.tasks.escalate_overdue_approvals", 5),
 ]
 
 

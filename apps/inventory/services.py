@@ -247,7 +247,8 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
     Intake passes `new_lines` (just inserted, SKUs attached, nothing reserved yet) to spare two reads.
 
     on_shortfall="raise" refuses the whole reservation with a per-line InsufficientStock;
-    "hold" reserves what there is and opens an out_of_stock / expiry_conflict hold naming the gap.
+    "hold" reserves what there is and opens an out_of_stock / expiry_conflict hold naming the gap;
+    "report" reserves what there is and only returns the gap (the review rules decide on holds).
     """
     if order.status not in RESERVABLE_STATUSES and not (rebook and order.status in IN_WAREHOUSE_STATUSES):
         raise NotReservable(details={"status": order.status})
@@ -315,7 +316,7 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
     Reservation.objects.bulk_create(reservations)
     StockMove.objects.bulk_create(moves)
     result.reserved = sum(taken.values())
-    if result.shortfalls:
+    if result.shortfalls and on_shortfall == "hold":
         _open_stock_holds(order, result.shortfalls)
     return result
 
@@ -332,22 +333,31 @@ def _assign_warehouse(order, warehouse_id, *, announce: bool):
         record_order_event(order, name="warehouse_reassigned", payload={"from": previous, "to": warehouse_id})
 
 
-def _open_stock_holds(order, shortfalls: list[LineShortfall]):
-    from apps.orders.models import HoldType
-    from apps.orders.services import open_automatic_hold
+STOCK_HOLD_OWNERS = {"out_of_stock": "cs_lead", "expiry_conflict": "warehouse_lead"}
 
+
+def shortfall_holds(shortfalls: list[LineShortfall]) -> dict[str, tuple[str, dict]]:
+    """{hold type: (reason, details)}: a line short because the only free units expire too soon is
+    an expiry conflict, any other gap is out of stock."""
     expiry = [s for s in shortfalls if s.blocked_by_expiry >= s.short]
     missing = [s for s in shortfalls if s.blocked_by_expiry < s.short]
-    for hold_type, items, owner in ((HoldType.OUT_OF_STOCK, missing, "cs_lead"),
-                                    (HoldType.EXPIRY_CONFLICT, expiry, "warehouse_lead")):
-        if not items:
-            continue
-        # Translators: one line of a stock hold's reason, e.g. "CAT-01: short 2 of 5".
-        reason = _("; ").join(
-            _("%(sku)s: short %(short)d of %(requested)d") % {"sku": s.sku, "short": s.short, "requested": s.requested}
-            for s in items)
-        open_automatic_hold(order, type=hold_type, reason=reason, owner_role=owner,
-                            details={"lines": [s.as_dict() for s in items]})
+    holds = {}
+    for hold_type, items in (("out_of_stock", missing), ("expiry_conflict", expiry)):
+        if items:
+            # Translators: one line of a stock hold's reason, e.g. "CAT-01: short 2 of 5".
+            reason = _("; ").join(
+                _("%(sku)s: short %(short)d of %(requested)d") % {"sku": s.sku, "short": s.short, "requested": s.requested}
+                for s in items)
+            holds[hold_type] = (reason, {"lines": [s.as_dict() for s in items]})
+    return holds
+
+
+def _open_stock_holds(order, shortfalls: list[LineShortfall]):
+    from apps.orders.services import open_automatic_hold
+
+    for hold_type, (reason, details) in shortfall_holds(shortfalls).items():
+        open_automatic_hold(order, type=hold_type, reason=reason, owner_role=STOCK_HOLD_OWNERS[hold_type],
+                            details=details)
 
 
 def _active_reservations(order) -> list[Reservation]:

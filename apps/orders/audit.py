@@ -10,6 +10,8 @@ from apps.core.money import to_money
 
 from .models import PRE_SHIPMENT_STATUSES, AuditRule, HoldType, Order
 
+DEFAULT_PRICE_TOLERANCE_PERCENT = Decimal("10")
+
 OPEN_FOR_CREDIT_EXCLUDED = ("cancelled", "expired", "refused", "intercepted")
 
 
@@ -18,6 +20,56 @@ class Finding:
     hold_type: str
     reason: str
     details: dict = field(default_factory=dict)
+
+
+def _stock_gap(order, hold_type) -> Finding | None:
+    """Reserve what has become available since intake; what is still missing is the finding."""
+    from apps.inventory.services import reserve_for_order, shortfall_holds
+
+    result = reserve_for_order(order, actor=None, on_shortfall="report")
+    gap = shortfall_holds(result.shortfalls).get(hold_type)
+    return Finding(hold_type, *gap) if gap else None
+
+
+def check_out_of_stock(order, rule) -> Finding | None:
+    return _stock_gap(order, HoldType.OUT_OF_STOCK)
+
+
+def check_expiry_conflict(order, rule) -> Finding | None:
+    return _stock_gap(order, HoldType.EXPIRY_CONFLICT)
+
+
+def check_price_mismatch(order, rule) -> Finding | None:
+    """Lines whose price per unit (after the line discount) is further from the SKU's list price
+    than the rule's tolerance, either way. SKUs without a list price are not judged."""
+    tolerance = Decimal(str(rule.parameters.get("tolerance_percent", DEFAULT_PRICE_TOLERANCE_PERCENT))) / 100
+    off = []
+    for line in order.lines.select_related("sku").order_by("line_no"):
+        list_price = line.sku.list_price
+        if not list_price:
+            continue
+        unit = to_money(line.line_total / line.quantity)
+        deviation = abs(unit - list_price) / list_price
+        if deviation > tolerance:
+            off.append({"line_no": line.line_no, "sku": line.sku.code, "unit_price": str(unit),
+                        "list_price": str(list_price), "deviation_percent": str(round(deviation * 100, 1))})
+    if not off:
+        return None
+    reason = _("; ").join(_("%(sku)s at %(unit)s, list price %(list)s") % {
+        "sku": item["sku"], "unit": item["unit_price"], "list": item["list_price"]} for item in off)
+    return Finding(HoldType.PRICE_MISMATCH, reason,
+                   {"lines": off, "tolerance_percent": str(tolerance * 100)})
+
+
+def check_address_unresolved(order, rule) -> Finding | None:
+    """Review resolves the address first (apps.orders.normalisation.resolve_order_address); an
+    order still without a region code could not be placed on the map."""
+    if order.region_code:
+        return None
+    return Finding(HoldType.ADDRESS_UNRESOLVED,
+                   _("The address “%(address)s” could not be matched to a province, city and district")
+                   % {"address": " ".join(filter(None, [order.province, order.city, order.district,
+                                                          order.address_detail]))})
 
 
 def check_blacklisted(order, rule) -> Finding | None:
@@ -64,6 +116,10 @@ def check_multiple_addresses(order, rule) -> Finding | None:
 
 
 CHECKS = {
+    AuditRule.Code.OUT_OF_STOCK: check_out_of_stock,
+    AuditRule.Code.EXPIRY_CONFLICT: check_expiry_conflict,
+    AuditRule.Code.PRICE_MISMATCH: check_price_mismatch,
+    AuditRule.Code.ADDRESS_UNRESOLVED: check_address_unresolved,
     AuditRule.Code.BLACKLISTED: check_blacklisted,
     AuditRule.Code.OVER_CREDIT_LIMIT: check_over_credit_limit,
     AuditRule.Code.MULTIPLE_ADDRESSES: check_multiple_addresses,

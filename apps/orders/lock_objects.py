@@ -6,11 +6,13 @@ wait on each other:
 
     1. orders.Order            (apps.orders.lock_objects)
     2. orders.OrderHold        (apps.orders.lock_objects)
-    3. inventory.StockLevel    (apps.inventory.lock_objects), all levels an operation needs in
+    3. approvals.ApprovalRequest (apps.approvals.lock_objects), after its order
+    4. inventory.StockLevel    (apps.inventory.lock_objects), all levels an operation needs in
                                one statement, ordered by pk
 
-Lines of an order are never locked: they change only with their order, which is locked first.
-This module and apps.inventory.lock_objects are the only callers of select_for_update. On SQLite
+Lines of an order are never locked: they change only with their order, which is locked first;
+so are an approval request's steps, assignments and decisions, which change only with their
+request. The lock_objects modules are the only callers of select_for_update. On SQLite
 the lock is the database write lock taken at BEGIN (transaction_mode IMMEDIATE).
 """
 from .errors import HoldNotFound, OrderNotFound

@@ -64,7 +64,10 @@ class Shop(TimeStampedModel):
     class Meta:
         verbose_name = _("shop")
         verbose_name_plural = _("shops")
-        permissions = [("serve_shop", _("Can serve orders of this shop"))]
+        permissions = [
+            ("serve_shop", _("Can serve orders of this shop")),
+            ("approve_for_shop", _("Can approve orders of this shop")),
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.get_platform_display()})"
@@ -262,6 +265,15 @@ class Order(TimeStampedModel):
     payment_due_at = models.DateTimeField(_("payment due by"), null=True, blank=True)
     promised_ship_by = models.DateTimeField(_("promised ship-by"), null=True, blank=True)
     intake_digest = models.CharField(_("intake payload digest"), max_length=64, blank=True, editable=False)
+    region_code = models.CharField(
+        _("region code"), max_length=6, blank=True, editable=False,
+        help_text=_("Administrative code of the district, set when review resolves the address."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("entered by"), null=True, blank=True, editable=False,
+        on_delete=models.PROTECT, related_name="+",
+        help_text=_("The person who keyed the order in; empty for platform feeds. They may not approve it."),
+    )
 
     class Meta:
         verbose_name = _("order")
@@ -471,9 +483,13 @@ class AuditRule(models.Model):
     """An admin-editable review rule: whether it runs, who owns the hold it opens, its settings."""
 
     class Code(models.TextChoices):
+        OUT_OF_STOCK = "out_of_stock", _("Out of stock")
+        EXPIRY_CONFLICT = "expiry_conflict", _("Expiry conflict")
         BLACKLISTED = "blacklisted", _("Blacklisted customer")
         OVER_CREDIT_LIMIT = "over_credit_limit", _("Over credit limit")
         MULTIPLE_ADDRESSES = "multiple_addresses", _("Several addresses for one buyer")
+        PRICE_MISMATCH = "price_mismatch", _("Price away from the price list")
+        ADDRESS_UNRESOLVED = "address_unresolved", _("Address unresolved")
 
     code = models.CharField(_("rule"), max_length=32, choices=Code.choices, unique=True)
     is_active = models.BooleanField(_("active"), default=True)

@@ -1,5 +1,5 @@
-"""What intake derives from an order beyond its payload: tags from remark keywords and the
-promised ship-by time with its urgency colour."""
+"""What intake and review derive from an order beyond its payload: tags from remark keywords,
+the promised ship-by time with its urgency colour, and the resolved address."""
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -53,3 +53,23 @@ def tag_order(order) -> list[OrderTag]:
     tags = tags_for_remarks(order.buyer_remark, order.seller_remark)
     return OrderTag.objects.bulk_create([OrderTag(order=order, tag=tag, source=keyword) for tag, keyword in tags.items()],
                                         ignore_conflicts=True)
+
+
+def resolve_order_address(order) -> bool:
+    """Give the order canonical province / city / district names and the district's administrative
+    code when the address can be resolved (done at review, off the intake path). The caller holds
+    the order's lock and saves nothing else of it; returns whether it resolved."""
+    from apps.customers.addresses import resolve_region
+
+    region = resolve_region(province=order.province, city=order.city, district=order.district,
+                            detail=order.address_detail)
+    if region is None:
+        return False
+    changes = {"province": region.province, "city": region.city, "district": region.district,
+               "region_code": region.adcode}
+    changed = [name for name, value in changes.items() if getattr(order, name) != value]
+    for name in changed:
+        setattr(order, name, changes[name])
+    if changed:
+        order.save(update_fields=[*changed, "updated_at"])
+    return True

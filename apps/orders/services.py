@@ -25,7 +25,7 @@ from .errors import (
     UnknownTransition,
 )
 from .lock_objects import lock_hold, lock_order
-from .normalisation import promised_ship_by, tag_order
+from .normalisation import promised_ship_by, resolve_order_address, tag_order
 from .models import TERMINAL_STATUSES, TRANSITION_LABELS, Order, OrderEvent, OrderHold, OrderLine, PaymentStatus
 from .platforms import recognise_platform
 
@@ -99,9 +99,19 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
                   is_intervention=is_intervention, at=now)
     if order.status in TERMINAL_STATUSES:
         _close_holds_of_ended_order(order, at=now)
+        if from_status == "pending_approval":
+            from apps.approvals.services import close_requests_of_ended_order
+
+            close_requests_of_ended_order(order, at=now)
     elif order.status == "pending_review":
         schedule_audit(order.pk)
     return order
+
+
+def transition_locked_order(order, *, name, actor, reason="", payload=None, is_intervention=False) -> Order:
+    """A transition for another app's service that has already locked the order (approvals)."""
+    return _apply_transition(order, name=name, actor=actor, reason=reason, payload=payload,
+                             is_intervention=is_intervention)
 
 
 def record_order_event(order, *, name: str, payload=None, actor=None) -> OrderEvent:
@@ -309,6 +319,7 @@ def _insert_order(*, shop, data, actor, digest) -> tuple[Order, list[OrderLine]]
         promised_ship_by=promised_ship_by(shop, data.get("placed_at") or now),
         payment_due_at=now + timedelta(minutes=shop.payment_window_minutes),
         intake_digest=digest,
+        created_by=actor_user(actor),
     )
     events = [_new_event(order, type=OrderEvent.Type.CREATED, to_status=order.status, actor=actor, at=now,
                          payload={"channel": "api", "platform": order.platform})]
@@ -356,7 +367,8 @@ class AuditResult:
 @transaction.atomic
 def order_audit(*, order_id: int) -> AuditResult:
     """Review an order waiting in pending_review: each active rule that fails opens a hold owned by
-    the rule's role; an order with no open hold moves on to ready by itself. Idempotent: a held
+    the rule's role; an order with no open hold moves on by itself, to pending_approval when an
+    approval policy asks for signatures, otherwise to ready. Idempotent: a held
     order gets no second hold of a type, a moved-on order is left alone."""
     order = lock_order(order_id)
     if order.status != "pending_review":
@@ -365,6 +377,7 @@ def order_audit(*, order_id: int) -> AuditResult:
     # A hold a person already resolved on this order (fixed, or force-passed) is their decision:
     # the same rule does not stop the order again.
     decided = set(order.holds.filter(released_at__isnull=False).values_list("type", flat=True))
+    resolve_order_address(order)
     for rule, finding in audit.evaluate(order):
         if finding.hold_type in decided:
             continue
@@ -374,5 +387,14 @@ def order_audit(*, order_id: int) -> AuditResult:
             opened.append(hold)
     if order.holds.filter(released_at__isnull=True).exists():
         return AuditResult(order=order, holds_opened=opened, passed=False)
-    _apply_transition(order, name="pass_review", actor=None, reason=_("All review rules passed"))
+    from apps.approvals.services import approval_open_for_order
+
+    routing = approval_open_for_order(order)
+    if routing.needs_approval:
+        _apply_transition(order, name="require_approval", actor=None, reason=_("An approval policy applies"),
+                          payload={"approval_request": routing.request.pk})
+    else:
+        payload = {"approval_request": routing.request.pk, "auto_approved": True} if routing.request else None
+        _apply_transition(order, name="pass_review", actor=None, reason=_("All review rules passed"),
+                          payload=payload)
     return AuditResult(order=order, holds_opened=opened, passed=True)

@@ -5,10 +5,18 @@ import pytest
 from django.test import TestCase
 
 from apps.orders import services
-from apps.orders.audit import check_blacklisted, check_multiple_addresses, check_over_credit_limit
+from apps.orders.audit import (
+    check_address_unresolved,
+    check_blacklisted,
+    check_expiry_conflict,
+    check_multiple_addresses,
+    check_out_of_stock,
+    check_over_credit_limit,
+    check_price_mismatch,
+)
 from apps.orders.models import AuditRule, Order, OrderHold
 from apps.orders.tasks import audit_waiting_orders
-from tests.factories import CustomerFactory, OrderFactory
+from tests.factories import CustomerFactory, OrderFactory, reserve_fully
 
 pytestmark = pytest.mark.django_db
 
@@ -17,9 +25,18 @@ def rule(code):
     return AuditRule.objects.get(code=code)
 
 
+def reviewable(**kwargs):
+    """An order waiting for review with its stock reserved, as a paid intake leaves it."""
+    order = OrderFactory(status="pending_review", **kwargs)
+    reserve_fully(order)
+    return order
+
+
 def test_the_default_rules_exist_with_their_owners():
     assert dict(AuditRule.objects.values_list("code", "owner_role")) == {
-        "blacklisted": "cs_lead", "over_credit_limit": "finance", "multiple_addresses": "cs_lead"}
+        "blacklisted": "cs_lead", "over_credit_limit": "finance", "multiple_addresses": "cs_lead",
+        "out_of_stock": "cs_lead", "expiry_conflict": "warehouse_lead", "price_mismatch": "cs_lead",
+        "address_unresolved": "cs_agent"}
 
 
 def test_blacklist_rule_alone():
@@ -61,15 +78,14 @@ def test_multiple_addresses_rule():
 
 
 def test_a_clean_order_moves_on_to_ready_by_itself():
-    order = OrderFactory(status="pending_review")
+    order = reviewable()
     result = services.order_audit(order_id=order.pk)
     assert result.passed and Order.objects.get(pk=order.pk).status == "ready"
-    assert order.events.get().payload["reason"]
+    assert order.events.get(type="transition").payload["reason"]
 
 
 def test_failing_rules_open_owned_holds_and_a_second_audit_adds_nothing():
-    order = OrderFactory(status="pending_review", customer=CustomerFactory(
-        is_blacklisted=True, credit_limit=Decimal("10.00")))
+    order = reviewable(customer=CustomerFactory(is_blacklisted=True, credit_limit=Decimal("10.00")))
     result = services.order_audit(order_id=order.pk)
     assert not result.passed
     assert dict(OrderHold.objects.values_list("type", "owner_role")) == {
@@ -80,12 +96,12 @@ def test_failing_rules_open_owned_holds_and_a_second_audit_adds_nothing():
 
 def test_a_switched_off_rule_does_not_run():
     AuditRule.objects.filter(code="blacklisted").update(is_active=False)
-    order = OrderFactory(status="pending_review", customer=CustomerFactory(is_blacklisted=True))
+    order = reviewable(customer=CustomerFactory(is_blacklisted=True))
     assert services.order_audit(order_id=order.pk).passed
 
 
 def test_force_pass_is_an_intervention_and_the_order_then_moves_on():
-    order = OrderFactory(status="pending_review", customer=CustomerFactory(is_blacklisted=True))
+    order = reviewable(customer=CustomerFactory(is_blacklisted=True))
     services.order_audit(order_id=order.pk)
     hold = OrderHold.objects.get()
     services.order_hold_release(order_id=order.pk, hold_id=hold.pk, actor=None, resolution="经理确认放行",
@@ -116,3 +132,90 @@ def test_customers_without_credit_terms_are_not_credit_checked():
     cod = OrderFactory(status="pending_review", customer=CustomerFactory(credit_limit=Decimal("0"),
                                                                           payment_terms_days=0))
     assert check_over_credit_limit(cod, rule("over_credit_limit")) is None
+
+
+# Stock rules: review tries again to reserve what intake could not; what is still missing stops it.
+
+def test_out_of_stock_rule_reserves_late_stock_or_names_the_gap():
+    from apps.inventory.models import Reservation
+    from tests.factories import stock_up
+
+    order = OrderFactory(status="pending_review")  # 3 units wanted, nothing in the warehouse
+    line = order.lines.get()
+    finding = check_out_of_stock(order, rule("out_of_stock"))
+    assert finding.hold_type == "out_of_stock"
+    assert finding.details["lines"] == [{"line_no": 1, "sku": line.sku.code, "requested": 3, "reserved": 0,
+                                         "short": 3, "blocked_by_expiry": 0}]
+    stock_up(order.warehouse, line.sku, quantity=2)
+    finding = check_out_of_stock(order, rule("out_of_stock"))
+    assert finding.details["lines"][0]["short"] == 1  # two taken now, one still missing
+    stock_up(order.warehouse, line.sku, quantity=5)
+    assert check_out_of_stock(order, rule("out_of_stock")) is None
+    assert sum(Reservation.objects.filter(order_line=line).values_list("quantity", flat=True)) == 3
+    assert check_expiry_conflict(order, rule("expiry_conflict")) is None
+
+
+def test_expiry_conflict_rule_when_only_too_short_lived_batches_are_left():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import stock_up
+
+    order = OrderFactory(status="pending_review")
+    sku = order.lines.get().sku
+    sku.min_remaining_shelf_life_days = 180
+    sku.batch_tracked = True
+    sku.save()
+    today = timezone.localdate()
+    stock_up(order.warehouse, sku, quantity=10, lot="L-SHORT", manufactured_on=today - timedelta(days=300),
+             expires_on=today + timedelta(days=30))
+    assert check_out_of_stock(order, rule("out_of_stock")) is None  # the units exist...
+    finding = check_expiry_conflict(order, rule("expiry_conflict"))  # ...but expire too soon
+    assert finding.hold_type == "expiry_conflict" and finding.details["lines"][0]["blocked_by_expiry"] == 10
+
+
+def test_price_rule_flags_lines_beyond_the_tolerance_either_way():
+    order = OrderFactory(status="pending_review")  # 3 × 19.90 = 59.70
+    sku = order.lines.get().sku
+    price_rule = rule("price_mismatch")
+    assert check_price_mismatch(order, price_rule) is None  # no list price: not judged
+    sku.list_price = Decimal("21.00")  # 19.90 is 5.2 % under
+    sku.save()
+    assert check_price_mismatch(order, price_rule) is None
+    sku.list_price = Decimal("25.00")  # 20.4 % under
+    sku.save()
+    finding = check_price_mismatch(order, price_rule)
+    assert finding.hold_type == "price_mismatch"
+    assert finding.details["lines"] == [{"line_no": 1, "sku": sku.code, "unit_price": "19.90",
+                                         "list_price": "25.00", "deviation_percent": "20.4"}]
+    price_rule.parameters = {"tolerance_percent": 25}
+    assert check_price_mismatch(order, price_rule) is None
+    sku.list_price = Decimal("15.00")  # 32.7 % over
+    sku.save()
+    assert check_price_mismatch(order, price_rule).details["lines"][0]["deviation_percent"] == "32.7"
+
+
+def test_price_rule_compares_the_price_after_the_line_discount():
+    order = OrderFactory(status="pending_review")
+    line = order.lines.get()
+    line.sku.list_price = Decimal("19.90")
+    line.sku.save()
+    order.lines.update(discount=Decimal("29.70"), line_total=Decimal("30.00"))  # 10.00 a unit
+    assert check_price_mismatch(order, rule("price_mismatch")).details["lines"][0]["unit_price"] == "10.00"
+
+
+def test_address_rule_resolves_the_address_and_fills_the_region_code():
+    order = reviewable(province="浙江", city="杭州", district="西湖区")
+    assert services.order_audit(order_id=order.pk).passed
+    order.refresh_from_db()
+    assert (order.province, order.city, order.district, order.region_code) == ("浙江省", "杭州市", "西湖区", "330106")
+
+
+def test_an_unresolvable_address_opens_an_address_hold():
+    order = reviewable(province="浙江省", city="广州市", district="天河区")  # city not in that province
+    result = services.order_audit(order_id=order.pk)
+    assert not result.passed
+    hold = OrderHold.objects.get(order=order)
+    assert (hold.type, hold.owner_role) == ("address_unresolved", "cs_agent")
+    assert check_address_unresolved(order, rule("address_unresolved")).hold_type == "address_unresolved"

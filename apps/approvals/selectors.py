@@ -1,0 +1,152 @@
+"""Reads of approvals, scoped to the user: requests of the shops they approve for or serve, and
+any request they have been asked to sign. Out of scope reads as "not found"."""
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user
+
+from apps.core.money import ZERO, to_money
+from apps.orders.audit import open_receivables
+from apps.orders.models import Order, Shop
+from apps.orders.selectors import orders_visible_to
+
+from .errors import ApprovalNotFound
+from .models import ApprovalAssignment, ApprovalDecision, ApprovalRequest, ApprovalStep
+
+HISTORY_DAYS = 365
+
+
+def approved_shops(user) -> QuerySet[Shop]:
+    return get_objects_for_user(user, "orders.approve_for_shop", klass=Shop, accept_global_perms=False,
+                                with_superuser=False)
+
+
+def approval_requests_visible_to(user) -> QuerySet[ApprovalRequest]:
+    if user is None or not user.is_authenticated:
+        return ApprovalRequest.objects.none()
+    if user.is_superuser:
+        return ApprovalRequest.objects.all()
+    asked = ApprovalAssignment.objects.filter(step__request=OuterRef("pk"), user=user)
+    return ApprovalRequest.objects.filter(
+        Q(order__shop__in=approved_shops(user).values("pk"))
+        | Q(order__in=orders_visible_to(user).values("pk"))
+        | Exists(asked)
+    )
+
+
+def waiting_for(user) -> Q:
+    """Requests whose current step waits for this user's signature."""
+    return Q(Exists(ApprovalAssignment.objects.filter(
+        step__request=OuterRef("pk"), step__state=ApprovalStep.State.PENDING, user=user,
+        state=ApprovalAssignment.State.PENDING)))
+
+
+INBOX_TABS = ("mine", "pending", "decided")
+
+
+def approval_inbox(*, user, tab: str = "mine") -> QuerySet[ApprovalRequest]:
+    """mine: waiting for my signature; pending: every open request I can see; decided: closed ones."""
+    requests = approval_requests_visible_to(user).select_related("order__shop", "order__customer")
+    if tab == "decided":
+        return requests.exclude(state=ApprovalRequest.State.PENDING).order_by("-completed_at", "-pk")
+    requests = requests.filter(state=ApprovalRequest.State.PENDING)
+    if tab == "mine":
+        requests = requests.filter(waiting_for(user))
+    current = ApprovalStep.objects.filter(state=ApprovalStep.State.PENDING).order_by("position")
+    return (requests.prefetch_related(Prefetch("steps", queryset=current, to_attr="current_steps"))
+            .order_by("order__promised_ship_by", "requested_at", "pk"))
+
+
+def approval_detail(*, user, request_id: int) -> ApprovalRequest:
+    request = (
+        approval_requests_visible_to(user)
+        .select_related("order__shop", "order__customer", "withdrawn_by")
+        .prefetch_related(
+            Prefetch("steps", queryset=ApprovalStep.objects.order_by("position").prefetch_related(
+                Prefetch("assignments", queryset=ApprovalAssignment.objects.select_related(
+                    "user", "slot_user", "assigned_by").order_by("assigned_at", "pk")),
+                Prefetch("decisions", queryset=ApprovalDecision.objects.select_related("user", "slot_user")),
+            )),
+            "order__lines__sku",
+        )
+        .filter(pk=request_id)
+        .first()
+    )
+    if request is None:
+        raise ApprovalNotFound(details={"request_id": request_id})
+    return request
+
+
+@dataclass
+class Margin:
+    revenue: Decimal  # of the lines whose cost is known
+    cost: Decimal
+    costed_lines: int
+    lines: int
+
+    @property
+    def amount(self) -> Decimal:
+        return self.revenue - self.cost
+
+    @property
+    def rate(self) -> Decimal | None:
+        return (self.amount / self.revenue * 100).quantize(Decimal("0.1")) if self.revenue else None
+
+    @property
+    def complete(self) -> bool:
+        return self.costed_lines == self.lines
+
+
+def order_margin(order) -> Margin | None:
+    """Margin over the lines whose SKU has a known cost; None when no cost is known at all."""
+    lines = list(order.lines.all())
+    costed = [line for line in lines if line.sku.unit_cost is not None]
+    if not costed:
+        return None
+    return Margin(revenue=sum((line.line_total for line in costed), ZERO),
+                  cost=to_money(sum((line.sku.unit_cost * line.quantity for line in costed), ZERO)),
+                  costed_lines=len(costed), lines=len(lines))
+
+
+def customer_history(customer, *, exclude_order_id=None, now=None) -> dict:
+    """The customer's last 12 months: orders, money, and how many came back."""
+    since = (now or timezone.now()) - timedelta(days=HISTORY_DAYS)
+    orders = Order.objects.filter(customer=customer, placed_at__gte=since).exclude(pk=exclude_order_id)
+    figures = orders.aggregate(
+        orders=Count("pk"),
+        amount=Sum("grand_total"),
+        completed=Count("pk", filter=Q(status__in=["delivered", "completed"])),
+        cancelled=Count("pk", filter=Q(status__in=["cancelled", "expired"])),
+        refused=Count("pk", filter=Q(status__in=["refused", "intercepted"])),
+        refunded=Count("pk", filter=Q(payment_status__in=["refunded", "partially_refunded"])),
+    )
+    figures["amount"] = to_money(figures["amount"] or 0)
+    figures["returned"] = figures["refused"] + figures["refunded"]
+    figures["return_rate"] = (Decimal(figures["returned"] * 100) / figures["orders"]).quantize(Decimal("0.1")) \
+        if figures["orders"] else None
+    figures["recent"] = list(orders.order_by("-placed_at").values(
+        "pk", "external_id", "placed_at", "status", "grand_total")[:10])
+    return figures
+
+
+def approval_context(request: ApprovalRequest) -> dict:
+    """What an approver decides with: the trigger, the customer's credit, history and the margin."""
+    order = request.order
+    customer = order.customer
+    used = open_receivables(customer)
+    return {
+        "triggers": request.triggers,
+        "credit": {
+            "limit": customer.credit_limit,
+            "used": used,
+            "available": customer.credit_limit - used,
+            "score": customer.credit_score,
+            "payment_terms_days": customer.payment_terms_days,
+            "blacklisted": customer.is_blacklisted,
+        },
+        "history": customer_history(customer, exclude_order_id=order.pk),
+        "margin": order_margin(order),
+    }
