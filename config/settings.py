@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.inventory",
     "apps.orders",
     "apps.approvals",
+    "apps.workbench",
 ]
 
 MIDDLEWARE = [
@@ -158,7 +159,9 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "workbench:login"
+LOGIN_REDIRECT_URL = "workbench:home"
+LOGOUT_REDIRECT_URL = "workbench:login"
 
 # Intake payloads larger than this are refused with a coded error before they are parsed.
 ORDERHUB_MAX_INTAKE_BYTES = int(os.environ.get("ORDERHUB_MAX_INTAKE_BYTES", str(256 * 1024)))

@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 admin.site.site_header = _("Order hub")
@@ -9,8 +8,7 @@ admin.site.site_title = _("Order hub")
 admin.site.index_title = _("Back office")
 
 urlpatterns = [
-    # The role workbenches will live here; until then the back office is the admin.
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("", include("apps.workbench.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -55,9 +55,16 @@ def approval_inbox(*, user, tab: str = "mine") -> QuerySet[ApprovalRequest]:
     requests = requests.filter(state=ApprovalRequest.State.PENDING)
     if tab == "mine":
         requests = requests.filter(waiting_for(user))
-    current = ApprovalStep.objects.filter(state=ApprovalStep.State.PENDING).order_by("position")
+    current = ApprovalStep.objects.filter(state=ApprovalStep.State.PENDING).order_by("position").prefetch_related(
+        "decisions", Prefetch("assignments", queryset=ApprovalAssignment.objects.filter(
+            state=ApprovalAssignment.State.PENDING).select_related("user"), to_attr="waiting"))
     return (requests.prefetch_related(Prefetch("steps", queryset=current, to_attr="current_steps"))
             .order_by("order__promised_ship_by", "requested_at", "pk"))
+
+
+def inbox_counts(*, user) -> dict[str, int]:
+    pending = approval_requests_visible_to(user).filter(state=ApprovalRequest.State.PENDING)
+    return {"mine": pending.filter(waiting_for(user)).count(), "pending": pending.count()}
 
 
 def approval_detail(*, user, request_id: int) -> ApprovalRequest:
@@ -150,3 +157,42 @@ def approval_context(request: ApprovalRequest) -> dict:
         "history": customer_history(customer, exclude_order_id=order.pk),
         "margin": order_margin(order),
     }
+
+
+@dataclass
+class Actions:
+    """What the page offers this user on this request (the services check again when they act)."""
+    step: ApprovalStep | None
+    can_decide: bool
+    can_add_signer: bool
+    can_withdraw: bool
+    own_order: bool
+
+
+def actions_for(request: ApprovalRequest, user) -> Actions:
+    from .services import signer_problem
+
+    pending = request.state == ApprovalRequest.State.PENDING
+    step = next((s for s in request.steps.all() if s.state == ApprovalStep.State.PENDING), None) if pending else None
+    own = request.order.created_by_id is not None and request.order.created_by_id == user.pk
+    mine = step is not None and any(a.user_id == user.pk and a.state == ApprovalAssignment.State.PENDING
+                                    for a in step.assignments.all())
+    return Actions(
+        step=step,
+        can_decide=mine and not own,
+        can_add_signer=step is not None and (mine or signer_problem(user, request.order, shop_scoped=True) is None),
+        can_withdraw=pending and user.has_perm("orders.cancel_order"),
+        own_order=own,
+    )
+
+
+def signer_candidates(request: ApprovalRequest) -> list:
+    """People a signer may delegate to or add: those who may sign for the order's shop and are not
+    yet waiting on the current step."""
+    from .services import shop_approvers
+
+    if request.state != ApprovalRequest.State.PENDING:
+        return []
+    step = next((s for s in request.steps.all() if s.state == ApprovalStep.State.PENDING), None)
+    waiting = {a.user_id for a in step.assignments.all() if a.state == ApprovalAssignment.State.PENDING} if step else set()
+    return [user for user in shop_approvers(request.order) if user.pk not in waiting]

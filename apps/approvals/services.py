@@ -419,7 +419,7 @@ def _escalate(step, *, now, why="overdue") -> bool:
         moved.append({"from": assignment.user.get_username(), "to": boss.get_username()})
     if not waiting and not answered_slots:
         # Nobody could sign at all: the shop's approvers inherit the step.
-        for user in _shop_approvers(order):
+        for user in shop_approvers(order):
             A.objects.create(step=step, user=user, slot_user=user, kind=A.Kind.ESCALATED,
                              note=_("No signer was available"), assigned_at=now)
             moved.append({"from": None, "to": user.get_username()})
@@ -431,7 +431,7 @@ def _escalate(step, *, now, why="overdue") -> bool:
     return True
 
 
-def _shop_approvers(order) -> list:
+def shop_approvers(order) -> list:
     users = get_users_with_perms(order.shop, only_with_perms_in=[SHOP_APPROVER_PERMISSION], with_group_users=True,
                                  with_superusers=False)
     return [u for u in users.order_by("pk") if signer_problem(u, order, shop_scoped=True) is None]

@@ -1,0 +1,24 @@
+"""The home page's entries: each role sees the pages its permissions open. Later capabilities add
+their pages here."""
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class Entry:
+    title: str
+    description: str
+    url: str
+
+
+def menu_for(user) -> list[Entry]:
+    entries = []
+    if user.has_perm("approvals.view_approvalrequest"):
+        entries.append(Entry(_("Approval inbox"), _("Orders waiting for your signature, with credit, history "
+                                                    "and margin."), reverse("workbench:approval-inbox")))
+    if user.is_staff:
+        entries.append(Entry(_("Back office"), _("Configuration, orders, stock and rules."), reverse("admin:index")))
+    entries.append(Entry(_("API"), _("The REST API and its documentation."), reverse("api-docs")))
+    return entries
