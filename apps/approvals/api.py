@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from apps.orders.api import ERROR
@@ -141,12 +142,17 @@ class WithdrawIn(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
+class InboxPagination(PageNumberPagination):
+    page_size = 50
+
+
 class ApprovalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The approval inbox. `tab=mine` (default) lists what waits for your signature, `pending` every
     open request you can see, `decided` the closed ones."""
 
     permission_classes = [permissions.IsAuthenticated]
     serializer_class = ApprovalListOut
+    pagination_class = InboxPagination
     queryset = ApprovalRequest.objects.none()
 
     def get_queryset(self):

@@ -144,8 +144,11 @@ def approval_context(request: ApprovalRequest) -> dict:
     order = request.order
     customer = order.customer
     used = open_receivables(customer)
+    from .services import reason_text
+
     return {
-        "triggers": request.triggers,
+        "triggers": [{**trigger, "reasons": [reason_text(r) for r in trigger["reasons"]]}
+                     for trigger in request.triggers],
         "credit": {
             "limit": customer.credit_limit,
             "used": used,

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from guardian.shortcuts import get_users_with_perms
 
 from apps.core.actors import actor_user
@@ -57,44 +58,63 @@ def discount_rate(order, lines) -> Decimal:
     return (given / list_value).quantize(Decimal("0.0001"))
 
 
-def policy_reasons(policy: ApprovalPolicy, order, lines, shop_ids) -> list[str] | None:
-    """The conditions this order meets, in words; None when one of them fails."""
+# A trigger is stored as data and worded in the reader's language when shown.
+REASON_TEXTS = {
+    "amount_above": gettext_lazy("amount %(value)s above %(limit)s"),
+    "amount_at_most": gettext_lazy("amount %(value)s at most %(limit)s"),
+    "credit_score_at_least": gettext_lazy("credit score %(value)s at least %(limit)s"),
+    "credit_score_below": gettext_lazy("credit score %(value)s below %(limit)s"),
+    "made_to_order": gettext_lazy("made-to-order items: %(value)s"),
+    "no_made_to_order": gettext_lazy("no made-to-order items"),
+    "discount_rate_at_least": gettext_lazy("discount %(value)s%% at least %(limit)s%%"),
+    "shop": gettext_lazy("shop %(value)s"),
+}
+
+
+def reason_text(reason: dict) -> str:
+    return str(REASON_TEXTS[reason["code"]]) % reason
+
+
+def policy_reasons(policy: ApprovalPolicy, order, lines, shop_ids) -> list[dict] | None:
+    """The conditions this order meets, as data ({"code", "value", "limit"}); None when one fails."""
     amount = order.grand_total
     score = order.customer.credit_score
     reasons = []
+
+    def met(code, value, limit=None):
+        reasons.append({"code": code, "value": str(value), **({"limit": str(limit)} if limit is not None else {})})
+
     if policy.amount_above is not None:
         if not amount > policy.amount_above:
             return None
-        reasons.append(_("amount %(amount)s above %(limit)s") % {"amount": amount, "limit": policy.amount_above})
+        met("amount_above", amount, policy.amount_above)
     if policy.amount_at_most is not None:
         if not amount <= policy.amount_at_most:
             return None
-        reasons.append(_("amount %(amount)s at most %(limit)s") % {"amount": amount, "limit": policy.amount_at_most})
+        met("amount_at_most", amount, policy.amount_at_most)
     if policy.credit_score_at_least is not None:
         if not score >= policy.credit_score_at_least:
             return None
-        reasons.append(_("credit score %(score)s at least %(limit)s")
-                       % {"score": score, "limit": policy.credit_score_at_least})
+        met("credit_score_at_least", score, policy.credit_score_at_least)
     if policy.credit_score_below is not None:
         if not score < policy.credit_score_below:
             return None
-        reasons.append(_("credit score %(score)s below %(limit)s") % {"score": score, "limit": policy.credit_score_below})
+        met("credit_score_below", score, policy.credit_score_below)
     if policy.made_to_order is not None:
         custom = [line.sku.code for line in lines if line.sku.is_made_to_order]
         if bool(custom) != policy.made_to_order:
             return None
-        reasons.append(_("made-to-order items: %(skus)s") % {"skus": ", ".join(custom)} if custom
-                       else _("no made-to-order items"))
+        met("made_to_order", ", ".join(custom)) if custom else met("no_made_to_order", "")
     if policy.discount_rate_at_least is not None:
         rate = discount_rate(order, lines)
         if not rate >= policy.discount_rate_at_least:
             return None
-        reasons.append(_("discount %(rate)s%% at least %(limit)s%%")
-                       % {"rate": rate * 100, "limit": policy.discount_rate_at_least * 100})
+        met("discount_rate_at_least", (rate * 100).quantize(Decimal("0.01")),
+            (policy.discount_rate_at_least * 100).quantize(Decimal("0.01")))
     if shop_ids:
         if order.shop_id not in shop_ids:
             return None
-        reasons.append(_("shop %(shop)s") % {"shop": order.shop.code})
+        met("shop", order.shop.code)
     return reasons
 
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from guardian.shortcuts import assign_perm
 
 from apps.approvals import services
@@ -108,7 +108,7 @@ def test_amount_above_5000_goes_to_the_shops_regional_managers(team):
     # Managers who approve for this shop; not the outsider (other shop) nor the director (no scope).
     assert signers(step) == ["li", "wang"]
     assert request.triggers[0]["policy"] == "[seed] 大额订单：区域经理审批"
-    assert "amount 8000.00 above 5000.00" in request.triggers[0]["reasons"]
+    assert {"code": "amount_above", "value": "8000.00", "limit": "5000.00"} in request.triggers[0]["reasons"]
     decide(order, team.wang)
     order.refresh_from_db()
     assert order.status == "ready"
@@ -183,8 +183,13 @@ def test_shop_and_discount_conditions(team):
     assert services.policy_reasons(policy, order, lines, {team.shop.pk}) is None  # no discount
     order.lines.update(discount=Decimal("14.00"), line_total=Decimal("45.70"))  # 14 of 59.70 = 23.5 %
     lines = list(order.lines.select_related("sku"))
-    assert services.policy_reasons(policy, order, lines, {team.shop.pk}) == [
-        "discount 23.4500% at least 20.0000%", "shop b2b-test"]
+    reasons = services.policy_reasons(policy, order, lines, {team.shop.pk})
+    assert reasons == [{"code": "discount_rate_at_least", "value": "23.45", "limit": "20.00"},
+                       {"code": "shop", "value": "b2b-test"}]
+    with translation.override("en"):
+        assert [services.reason_text(r) for r in reasons] == ["discount 23.45% at least 20.00%", "shop b2b-test"]
+    with translation.override("zh-hans"):
+        assert services.reason_text(reasons[0]) == "折扣率 23.45% 不低于 20.00%"
     assert services.policy_reasons(policy, order, lines, {team.other_shop.pk}) is None
 
 

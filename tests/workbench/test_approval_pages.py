@@ -67,7 +67,7 @@ def test_detail_shows_the_approvers_context(team):
     order = team.order("8000.00")
     request = ApprovalRequest.objects.get(order=order)
     page = browser(team.wang).get(reverse("workbench:approval-detail", args=[request.pk])).content.decode()
-    for text in ("amount 8000.00 above 5000.00", "credit score 60 below 90", "区域经理审批"):
+    for text in ("金额 8000.00 大于 5000.00", "信用评分 60 低于 90", "区域经理审批", "信用额度", "近 12 个月"):
         assert text in page
     assert 'name="comment"' in page and "approve/" in page
 
