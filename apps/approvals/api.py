@@ -73,7 +73,8 @@ class ApprovalListOut(serializers.Serializer):
 
 class CreditOut(serializers.Serializer):
     limit = serializers.DecimalField(**MONEY)
-    used = serializers.DecimalField(**MONEY)
+    used = serializers.DecimalField(**MONEY, help_text=_("Open receivables of the customer's other orders"))
+    this_order = serializers.DecimalField(**MONEY, help_text=_("The unpaid part of this order"))
     available = serializers.DecimalField(**MONEY)
     score = serializers.IntegerField()
     payment_terms_days = serializers.IntegerField()

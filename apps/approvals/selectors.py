@@ -143,7 +143,9 @@ def approval_context(request: ApprovalRequest) -> dict:
     """What an approver decides with: the trigger, the customer's credit, history and the margin."""
     order = request.order
     customer = order.customer
-    used = open_receivables(customer)
+    # open_receivables counts this order too (it is live); the approver wants it apart.
+    this_order = order.grand_total - order.paid_amount
+    used = open_receivables(customer) - this_order
     from .services import reason_text
 
     return {
@@ -152,7 +154,8 @@ def approval_context(request: ApprovalRequest) -> dict:
         "credit": {
             "limit": customer.credit_limit,
             "used": used,
-            "available": customer.credit_limit - used,
+            "this_order": this_order,
+            "available": customer.credit_limit - used - this_order,
             "score": customer.credit_score,
             "payment_terms_days": customer.payment_terms_days,
             "blacklisted": customer.is_blacklisted,

@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 from apps.approvals.models import ApprovalDecision, ApprovalRequest
 from apps.orders.models import Order
 from tests.approvals.test_approvals import Team
+from tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +30,25 @@ def test_inbox_and_detail_with_the_approvers_context(team):
     detail = client_for(team.wang).get(f"/api/v1/approvals/{rows[0]['id']}/", HTTP_ACCEPT_LANGUAGE="en").json()
     context = detail["context"]
     assert context["credit"]["score"] == 60
+    assert (context["credit"]["used"], context["credit"]["this_order"]) == ("0.00", "8000.00")
     assert context["history"]["orders"] == 0
     assert context["triggers"][0]["reasons"] == ["amount 8000.00 above 5000.00", "amount 8000.00 at most 50000.00",
                                                  "credit score 60 below 90"]
     assert [a["user"] for a in detail["steps"][0]["assignments"]] == ["wang", "li"]
+
+
+def test_credit_used_by_other_orders_is_shown_apart_from_this_one(team):
+    order = team.order("8000.00")
+    customer = order.customer
+    customer.credit_limit = "20000.00"
+    customer.payment_terms_days = 30
+    customer.save()
+    OrderFactory(customer=customer, status="delivered", goods_total="5000.00", shipping_fee="0",
+                 grand_total="5000.00", paid_amount="1000.00")
+    request = ApprovalRequest.objects.get(order=order)
+    credit = client_for(team.wang).get(f"/api/v1/approvals/{request.pk}/").json()["context"]["credit"]
+    assert (credit["limit"], credit["used"], credit["this_order"], credit["available"]) == (
+        "20000.00", "4000.00", "8000.00", "8000.00")
 
 
 def test_margin_over_the_lines_with_a_known_cost(team):
