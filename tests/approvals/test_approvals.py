@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from guardian.shortcuts import assign_perm
@@ -235,7 +236,7 @@ def test_a_decision_needs_a_comment_and_cannot_be_changed(team):
     decision = ApprovalDecision.objects.get()
     assert decision.decided_at is not None and decision.comment == "同意"
     decision.comment = "改过的"
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         decision.save()
     assert ApprovalDecision.objects.get().comment == "同意"
 
