@@ -14,14 +14,16 @@ LARGE = Decimal("5000.00")
 VERY_LARGE = Decimal("50000.00")
 
 
+EXAMPLE_NAMES = ("定制品：生产会签", "信用良好自动通过", "大额订单：区域经理审批", "超大额订单：双经理会签")
+
+
 def install_example_policies(*, manager_group, production_group, countersigners) -> list[ApprovalPolicy]:
     """Create (or reset) the four policies. `countersigners` are the two managers of 会签."""
-    ApprovalPolicy.objects.filter(name__startswith="[seed]").delete()
+    ApprovalPolicy.objects.filter(name__in=EXAMPLE_NAMES).delete()
     policies = []
 
     def policy(priority, name, outcome=ApprovalPolicy.Outcome.REQUIRE, levels=(), **conditions):
-        created = ApprovalPolicy.objects.create(priority=priority, name=f"[seed] {name}", outcome=outcome,
-                                                **conditions)
+        created = ApprovalPolicy.objects.create(priority=priority, name=name, outcome=outcome, **conditions)
         for position, (level_name, mode, groups, users, shop_scoped) in enumerate(levels, start=1):
             level = ApprovalLevel.objects.create(policy=created, position=position, name=level_name, mode=mode,
                                                  shop_scoped=shop_scoped, time_limit_hours=24,

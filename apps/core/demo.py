@@ -16,6 +16,13 @@ shows what the real FEFO, shelf-life and hold rules make of it. Those services s
 `timezone.now()`; the builder moves every such time back onto the demo's time line afterwards, and
 passes the anchor's date as "today", so quantities and allocations stay reproducible. Stock draws
 come from a second generator, so the orders do not change when the stock plan does.
+
+A few orders are journeys: built like the others, then handed to the real review and approval
+services once stock is in place (`DemoBuilder.run_journeys`), so the holds the review rules open and
+the approval requests, steps, signatures and escalations are the services' own. Those services stamp
+`timezone.now()` too; `demo_clock` sets it to the moment on the demo's time line instead. The order
+histories around them agree with the policies: an order went through approval exactly when an active
+approval policy asks for signatures (`fit_to_policies`).
 """
 from __future__ import annotations
 
@@ -25,31 +32,42 @@ import os
 import random
 from bisect import bisect
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
+from functools import partial
 from itertools import accumulate
+from itertools import count as seconds
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group
-from django.db import transaction
+from django.contrib.auth.models import Group, Permission
+from django.db import connection, transaction
 from django.db.models import F, Q
 from guardian.shortcuts import assign_perm
 
 from apps.accounts import roles
+from apps.approvals.examples import install_example_policies
+from apps.approvals.models import ApprovalDecision, ApprovalPolicy, ApprovalRequest
+from apps.approvals.services import approval_decide, approval_escalate_overdue, policy_reasons
 from apps.catalog.models import SKU
 from apps.core.actors import SYSTEM_LABEL
 from apps.core.money import CENT, ZERO
 from apps.core.phones import normalise_phone, phone_tail
+from apps.customers.addresses import resolve_region
 from apps.customers.models import Address, Customer
 from apps.inventory.alerts import DEMAND_DAYS, stock_alerts_refresh
 from apps.inventory.models import Batch, Reservation, StockAlert, StockLevel, StockMove, Warehouse
 from apps.inventory.services import RESERVABLE_STATUSES, allocatable_after, reserve_for_order, stock_quarantine_batch
+from apps.orders.audit import OPEN_FOR_CREDIT_EXCLUDED
 from apps.orders.models import (
+    PRE_SHIPMENT_STATUSES,
     TERMINAL_STATUSES,
+    AuditRule,
     HoldType,
     Order,
     OrderEvent,
@@ -65,7 +83,7 @@ from apps.orders.models import (
 )
 from apps.orders.normalisation import promised_ship_by, tags_for_remarks
 from apps.orders.platforms import Platform
-from apps.orders.services import HOLD_BLOCKED_TRANSITIONS
+from apps.orders.services import HOLD_BLOCKED_TRANSITIONS, order_audit
 
 S = OrderStatus
 DEMO_TZ = ZoneInfo("Asia/Shanghai")
@@ -214,8 +232,9 @@ def _checked_paths(raw):
 PATHS = _checked_paths(_RAW_PATHS)
 
 # Share of orders per final status (per cent): a shop a few months old is mostly done business.
+# Orders waiting for approval are all journeys (below): their requests come from the real services.
 STATUS_SHARES = {
-    S.PENDING_PAYMENT: 3.0, S.PENDING_REVIEW: 4.0, S.PENDING_APPROVAL: 1.5, S.READY: 4.0,
+    S.PENDING_PAYMENT: 3.0, S.PENDING_REVIEW: 4.0, S.PENDING_APPROVAL: 0, S.READY: 4.0,
     S.PICKING: 2.0, S.PICKED: 1.5, S.PACKED: 2.5, S.SHIPPED: 3.5, S.IN_TRANSIT: 7.0,
     S.OUT_FOR_DELIVERY: 3.5, S.DELIVERED: 12.0, S.COMPLETED: 40.0, S.INTERCEPTING: 0.6,
     S.INTERCEPTED: 0.8, S.REFUSED: 1.2, S.CANCELLED: 8.0, S.EXPIRED: 4.9,
@@ -244,6 +263,7 @@ DWELL_MINUTES = {
     S.DELIVERED: (60, 6 * 1440), S.INTERCEPTING: (60, 2880),
 }
 HISTORY_DAYS = 120
+B2B_HISTORY_DAYS = 360  # distributors have bought for a year: approvers see twelve months of it
 
 # Stock. Open orders hold reservations: the reservable ones through the real service, the ones being
 # picked were reserved before picking began. Shares of (warehouse, SKU) places per stock situation
@@ -254,7 +274,7 @@ STOCK_HOLDS = (HoldType.OUT_OF_STOCK, HoldType.EXPIRY_CONFLICT)
 STOCK_SITUATIONS = [  # (name, share, at least)
     ("out_of_stock", 0.02, 1), ("short_dated", 0.005, 1), ("low_cover", 0.06, 2), ("below_safety", 0.06, 2),
 ]
-NEAR_EXPIRY_SHARE, EXPIRED_SHARE, QUARANTINED_BATCHES = 0.15, 0.08, 2
+NEAR_EXPIRY_SHARE, EXPIRED_SHARE, QUARANTINED_BATCHES = 0.15, 0.08, 1  # one more is a journey
 CUSTOMER_SHELF_LIFE_DAYS = (90, 120, 120, 180)  # what a few distributors demand
 
 
@@ -294,6 +314,7 @@ SHOPS = [
     ShopSpec("b2b-xinyuan", "鑫源贸易B2B分销平台", Platform.B2B, "HZ1", 0.2, False, 24 * 60, ("HZ1", "GZ2")),
 ]
 SHOP_CODES = [spec.code for spec in SHOPS]
+B2B_SHOP = "b2b-xinyuan"
 WAREHOUSE_CODES = [spec.code for spec in WAREHOUSES]
 
 ROLE_ORDER = [
@@ -302,14 +323,30 @@ ROLE_ORDER = [
 ]
 STAFF_ROLES = {roles.CS_LEAD, roles.WAREHOUSE_LEAD, roles.MANAGER, roles.ADMIN}
 ROLE_SCOPES = {
-    roles.CS_AGENT: "orders of the Douyin and Youzan shops; cancel, intercept, open holds",
+    roles.CS_AGENT: "all 3 shops (keys in distributors' phone orders); cancel, intercept, open holds",
     roles.CS_LEAD: "all 3 shops; review, record payments, release holds",
     roles.WAREHOUSE_CLERK: "warehouse HZ1: pick, pack, ship",
     roles.WAREHOUSE_LEAD: "HZ1 + GZ2: also carrier tracking, intercepts, holds",
     roles.FINANCE: "all 3 shops: payments, customer credit, personal data",
-    roles.MANAGER: "all 3 shops: approvals and everything the leads do",
+    roles.MANAGER: "all 3 shops: approves for all 3, countersigns ¥50,000+; everything the leads do",
     roles.ADMIN: "everything, incl. configuration (superuser)",
 }
+
+# Users beyond one per role: a second regional manager, the director both managers report to (where
+# overdue approvals escalate), and production, who signs off made-to-order items: a Group of its own,
+# not one of the seven roles.
+PRODUCTION = "production"
+PRODUCTION_PERMISSIONS = (
+    "orders.approve_order", "orders.view_shop", "orders.view_order", "orders.view_orderline", "catalog.view_sku",
+    "approvals.view_approvalrequest", "approvals.view_approvalstep", "approvals.view_approvaldecision",
+)
+EXTRA_USERS = [  # (username, group, staff, what they see)
+    ("manager2", roles.MANAGER, True, "b2b-xinyuan: approves its orders, countersigns ¥50,000+"),
+    ("director", roles.MANAGER, True, "no shop scope: overdue approvals of both managers escalate here"),
+    (PRODUCTION, PRODUCTION, False, "signs off made-to-order (定制) items before the manager"),
+]
+DEMO_USERNAMES = [*ROLE_ORDER, *(username for username, *_rest in EXTRA_USERS)]
+REPORTS_TO = {roles.MANAGER: "director", "manager2": "director"}
 
 # As apps.inventory.services assigns them for the holds a reservation opens.
 HOLD_OWNERS = {
@@ -321,11 +358,55 @@ HOLD_OWNERS = {
     HoldType.BUYER_REQUEST: roles.CS_AGENT, HoldType.MANUAL: roles.CS_LEAD,
 }
 MANUAL_HOLDS = {HoldType.BUYER_REQUEST, HoldType.MANUAL, HoldType.SHORT_PICK}
+# Holds the review rules open. While open they come only from the real review (journeys) or, for stock,
+# the real reservation; the demo writes them itself only into history, opened and resolved.
+REVIEW_HOLDS = frozenset(AuditRule.Code.values)
+# A parcel without a tracking update for this long is stalled (no other order waits in transit as long).
+STALLED_AFTER_HOURS = 72
 # Who may release a hold of an owner role: finance has no orders.change_orderhold, so a manager does.
 HOLD_RELEASERS = {
     roles.WAREHOUSE_LEAD: roles.WAREHOUSE_LEAD, roles.CS_AGENT: roles.CS_LEAD,
     roles.CS_LEAD: roles.CS_LEAD, roles.FINANCE: roles.MANAGER,
 }
+
+# Price list and costs: a few SKUs are not on the price list yet (the price rule skips them), a few
+# more have no known cost (approvers see the margin of the lines that have one).
+UNLISTED_SHARE, UNCOSTED_SHARE, MARGIN = 0.04, 0.1, (0.15, 0.45)
+
+# Journeys (DemoBuilder.build_journeys): orders whose review and approval the real services carry out.
+JOURNEY_MIN_ORDERS = 100  # a smaller demo has none
+REVIEW_DELAY = timedelta(seconds=90)  # the review task runs once the payment has committed
+ESCALATION_RUN = timedelta(minutes=3)  # the escalation schedule's next run after a step fell due
+# Approvals, all in the distributors' shop and paid: (what it shows, hours since payment, amount range,
+# credit score, keyed in by, then [(hours before the anchor, who, decision)]). "escalate" is the
+# schedule passing the overdue step on to the signers' manager, the director.
+APPROVAL_JOURNEYS = [
+    ("regional manager", 9, (6000, 18000), "below 90", "", []),
+    ("regional manager", 5, (6000, 18000), "below 90", roles.CS_AGENT, []),
+    ("regional manager", 3, (6000, 18000), "below 90", roles.MANAGER, []),  # their own: manager2 alone signs
+    ("made to order", 7, (6000, 15000), "below 90", roles.CS_AGENT, []),
+    ("made to order", 20, (6000, 15000), "below 90", "", [(14, PRODUCTION, "approve")]),
+    ("countersign", 4, (55000, 90000), "any", "", []),
+    ("countersign", 11, (55000, 90000), "any", "", [(6, roles.MANAGER, "approve")]),
+    ("escalated", 31, (6000, 18000), "below 90", "", [(None, "schedule", "escalate")]),
+    ("approved", 22, (6000, 18000), "below 90", "", [(18, "manager2", "approve")]),
+    ("rejected", 30, (6000, 18000), "below 90", roles.CS_AGENT, [(26, roles.MANAGER, "reject")]),
+    ("automatic", 16, (8000, 20000), "90+", "", []),
+]
+# Orders one review rule stops: (hold, hours since payment). Multiple addresses takes two orders. The
+# stock rules' holds open when intake reserves (the review finds the same gap again).
+RULE_JOURNEYS = [
+    (HoldType.OVER_CREDIT_LIMIT, 8), (HoldType.ADDRESS_UNRESOLVED, 2), (HoldType.PRICE_MISMATCH, 5),
+    (HoldType.BLACKLISTED, 26), (HoldType.MULTIPLE_ADDRESSES, 6), (HoldType.OUT_OF_STOCK, 4),
+    (HoldType.EXPIRY_CONFLICT, 10),
+]
+# Holds no review rule opens, one order each: (hold, shop, status).
+HOLD_JOURNEYS = [
+    (HoldType.MISSING_CUSTOMS_DATA, B2B_SHOP, S.PENDING_REVIEW), (HoldType.MANUAL, "dy-xinyuan", S.PENDING_REVIEW),
+    (HoldType.BUYER_REQUEST, "yz-xinyuan", S.READY), (HoldType.SHORT_PICK, "dy-xinyuan", S.READY),
+    (HoldType.STALLED_IN_TRANSIT, "dy-xinyuan", S.IN_TRANSIT),
+]
+JOURNEY_ORDERS = len(APPROVAL_JOURNEYS) + len(RULE_JOURNEYS) + 1 + len(HOLD_JOURNEYS)
 
 # Shop coupons (spend at least, take off), best first.
 COUPONS = [(Decimal(spend), Decimal(off)) for spend, off in [(499, 50), (299, 30), (199, 20), (99, 10), (59, 5)]]
@@ -354,8 +435,20 @@ def demo_present() -> bool:
     return Shop.objects.filter(code__in=SHOP_CODES).exists()
 
 
+@contextmanager
+def demo_clock(start: datetime):
+    """Inside, `timezone.now()` (what the services stamp their rows with, and `localdate()` with it)
+    reads the demo's time line: `start`, then one second later at every call, so the rows a service
+    writes keep their order and an order's events never share a timestamp."""
+    ticks = (start + timedelta(seconds=n) for n in seconds())
+    with mock.patch("django.utils.timezone.now", side_effect=lambda: next(ticks)):
+        yield
+
+
 def login_rows() -> list[tuple[str, str, str]]:
-    return [(role, role, ROLE_SCOPES[role]) for role in ROLE_ORDER]
+    """(role, username, what they see) of every demo login."""
+    return ([(role, role, ROLE_SCOPES[role]) for role in ROLE_ORDER]
+            + [(group, username, scope) for username, group, _staff, scope in EXTRA_USERS])
 
 
 @dataclass
@@ -396,6 +489,9 @@ def reset_demo() -> dict[str, int]:
     reservations.delete()
     levels.delete()
     Batch.objects.filter(sku__in=skus).delete()
+    requests = ApprovalRequest.objects.filter(order__in=orders)
+    delete_decisions(ApprovalDecision.objects.filter(step__request__in=requests))
+    counts["approval requests"] = requests.delete()[1].get(ApprovalRequest._meta.label, 0)
     OrderEvent.objects.filter(order__in=orders).delete()
     OrderHold.objects.filter(order__in=orders).delete()
     OrderLine.objects.filter(order__in=orders).delete()
@@ -407,8 +503,27 @@ def reset_demo() -> dict[str, int]:
     counts["customers"] = customers.delete()[1].get(Customer._meta.label, 0)
     counts["skus"] = skus.delete()[1].get(SKU._meta.label, 0)
     warehouses.delete()
-    User.objects.filter(username__in=ROLE_ORDER, email__endswith="@" + DEMO_EMAIL_DOMAIN).delete()
+    User.objects.filter(username__in=DEMO_USERNAMES, email__endswith="@" + DEMO_EMAIL_DOMAIN).delete()
     return counts
+
+
+def delete_decisions(decisions) -> None:
+    """Approval decisions are append-only: on PostgreSQL a trigger refuses to delete one. A demo reset
+    is the one place that removes them; the trigger is off around the DELETE only, inside the seeding
+    transaction (ALTER TABLE is transactional there)."""
+    if not decisions.exists():
+        return
+    postgres = connection.vendor == "postgresql"
+    table = connection.ops.quote_name(ApprovalDecision._meta.db_table)
+    with connection.cursor() as cursor:
+        if postgres:
+            # ALTER TABLE refuses while the table has deferred foreign-key checks pending (rows written
+            # earlier in this transaction, as when a test seeds and resets): run them now.
+            connection.check_constraints()
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER approvals_decision_immutable")
+        decisions.delete()
+        if postgres:
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER approvals_decision_immutable")
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,6 +553,17 @@ class _Buyer:
     orders: list = field(default_factory=list)
 
 
+@dataclass
+class _Journey:
+    """An order whose review (and approval) the real services carry out, and what it should end in."""
+    name: str
+    order: Order
+    expect_status: str
+    expect_hold: str = ""
+    review: bool = True
+    then: list = field(default_factory=list)  # (at, username or "schedule", decision or "escalate", comments)
+
+
 class DemoBuilder:
     def __init__(self, options: DemoOptions):
         if options.customers < 3:
@@ -462,6 +588,10 @@ class DemoBuilder:
         self.hold_events: list[tuple[OrderEvent, OrderHold]] = []
         self.lines: list[OrderLine] = []
         self.deposits = 0
+        self.journeys: list[_Journey] = []
+        self.protected: set[tuple[int, int]] = set()  # (warehouse pk, SKU pk) the journeys need in stock
+        self.shortages: dict[tuple[int, int], str] = {}  # (warehouse pk, SKU pk) a stock journey finds short
+        self.regions: dict[tuple[str, str, str], str] = {}  # (province, city, district) -> region code
 
     # -- small helpers ---------------------------------------------------------------------
     def minutes(self, low: int, high: int) -> timedelta:
@@ -502,28 +632,36 @@ class DemoBuilder:
     # -- reference rows --------------------------------------------------------------------
     def build_users(self):
         User = get_user_model()
-        clash = User.objects.filter(username__in=ROLE_ORDER).exclude(email__endswith="@" + DEMO_EMAIL_DOMAIN)
+        clash = User.objects.filter(username__in=DEMO_USERNAMES).exclude(email__endswith="@" + DEMO_EMAIL_DOMAIN)
         if clash.exists():
             names = ", ".join(sorted(clash.values_list("username", flat=True)))
             raise DemoError(f"users {names} exist and are not demo users; rename them first")
         if Group.objects.filter(name__in=ROLE_ORDER).count() < len(ROLE_ORDER):
             roles.sync_roles()
+        production, _created = Group.objects.get_or_create(name=PRODUCTION)
+        production.permissions.set([Permission.objects.get(content_type__app_label=app, codename=codename)
+                                    for app, codename in (name.split(".") for name in PRODUCTION_PERMISSIONS)])
         # One hash for all: they share the password anyway, and each PBKDF2 round costs ~0.5 s.
         password_hash = make_password(self.o.password)
         joined = self.anchor - timedelta(days=400)
         self.users = {}
-        for role in ROLE_ORDER:
+        people = [(role, role, role in STAFF_ROLES) for role in ROLE_ORDER]
+        people += [(username, group, staff) for username, group, staff, _scope in EXTRA_USERS]
+        for username, group, staff in people:
             user = User.objects.create(
-                username=role,
-                email=f"{role}@{DEMO_EMAIL_DOMAIN}",
+                username=username,
+                email=f"{username}@{DEMO_EMAIL_DOMAIN}",
                 password=password_hash,
-                display_name=self.names["staff"][role],
-                is_staff=role in STAFF_ROLES,
-                is_superuser=role == roles.ADMIN,
+                display_name=self.names["staff"][username],
+                is_staff=staff,
+                is_superuser=username == roles.ADMIN,
                 date_joined=joined,
             )
-            user.groups.add(Group.objects.get(name=role))
-            self.users[role] = user
+            user.groups.add(Group.objects.get(name=group))
+            self.users[username] = user
+        for username, boss in REPORTS_TO.items():
+            self.users[username].manager = self.users[boss]
+            self.users[username].save(update_fields=["manager"])
 
     def build_places(self):
         self.warehouses = {
@@ -563,6 +701,28 @@ class DemoBuilder:
         assign_perm("inventory.work_warehouse", self.users[roles.WAREHOUSE_CLERK], self.warehouses["HZ1"])
         for warehouse in self.warehouses.values():
             assign_perm("inventory.work_warehouse", self.users[roles.WAREHOUSE_LEAD], warehouse)
+        b2b = self.shops[B2B_SHOP]
+        # The sales desk keys in distributors' phone orders (and sees them afterwards, to withdraw one).
+        assign_perm("orders.serve_shop", self.users[roles.CS_AGENT], b2b)
+        # Approvers: the manager for every shop, the second manager for the distributors' shop; the
+        # director has no shop of their own and signs what escalates to them.
+        for shop in shops:
+            assign_perm("orders.approve_for_shop", self.users[roles.MANAGER], shop)
+        assign_perm("orders.serve_shop", self.users["manager2"], b2b)
+        assign_perm("orders.approve_for_shop", self.users["manager2"], b2b)
+        # Fresh objects, so no permission cache from before the groups and scopes.
+        self.users = {user.username: user for user in get_user_model().objects.filter(
+            username__in=DEMO_USERNAMES, email__endswith="@" + DEMO_EMAIL_DOMAIN)}
+
+    def build_policies(self):
+        """The seed's four approval policies (apps.approvals.examples), and every active policy for
+        deciding which orders of the history went through approval."""
+        install_example_policies(manager_group=Group.objects.get(name=roles.MANAGER),
+                                 production_group=Group.objects.get(name=PRODUCTION),
+                                 countersigners=[self.users[roles.MANAGER], self.users["manager2"]])
+        self.policies = [(policy, {shop.pk for shop in policy.shops.all()}) for policy in
+                         ApprovalPolicy.objects.filter(is_active=True).prefetch_related("shops")
+                         .order_by("priority", "id")]
 
     def build_tokens(self) -> list[tuple[str, str]]:
         tokens = []
@@ -587,6 +747,8 @@ class DemoBuilder:
                 for variant_no, variant in enumerate(family["variant_sets"][item["variants"]], start=1)
             ]
             self.rng.shuffle(combos[family["code"]])
+            # Made-to-order items go on sale first (the approval journeys need one): picks pop from the end.
+            combos[family["code"]].sort(key=lambda c: bool(c[2].get("made_to_order")))
         available = sum(len(c) for c in combos.values())
         if not len(families) <= self.o.skus <= available:
             raise DemoError(f"--skus must be between {len(families)} and {available}")
@@ -605,6 +767,10 @@ class DemoBuilder:
             shelf_life = item.get("shelf_life_days")
             prefix = prefixes[item["origin"]]
             body = f"{prefix}{self.rng.randrange(10 ** (8 - len(prefix))):0{8 - len(prefix)}d}{seq:04d}"
+            # The shops sell at the list price; distributors and promotions stay within the review's tolerance.
+            list_price = price if self.rng.random() >= UNLISTED_SHARE else None
+            margin = Decimal(str(round(self.rng.uniform(*MARGIN), 3)))
+            unit_cost = (price * (1 - margin)).quantize(CENT) if self.rng.random() >= UNCOSTED_SHARE else None
             sku = SKU(
                 code=f"XY-{family['code']}-{item_no:02d}{variant_no:02d}",
                 barcode=body + ean_check_digit(body),
@@ -616,12 +782,17 @@ class DemoBuilder:
                 batch_tracked=bool(shelf_life) or item.get("batch_tracked", False),
                 hs_code=item["hs_code"],
                 origin_country=item["origin"],
+                list_price=list_price,
+                unit_cost=unit_cost,
+                is_made_to_order=bool(item.get("made_to_order")),
                 **self.stock_attributes(item, price, shelf_life),
             )
             self.products.append(_Product(sku, family, price))
+        if all(p.sku.unit_cost is not None for p in self.products):  # at least one cost is still unknown
+            self.products[-1].sku.unit_cost = None
         SKU.objects.bulk_create([p.sku for p in self.products], batch_size=BATCH)
         for product in self.products:
-            product.sku.created_at = product.sku.updated_at = self.days_ago(150, 540)
+            product.sku.created_at = product.sku.updated_at = self.days_ago(400, 720)
         SKU.objects.bulk_update([p.sku for p in self.products], ["created_at", "updated_at"], batch_size=BATCH)
         self.shop_products = {
             code: [p for p in self.products if self.shops[code].platform in p.family["channels"]]
@@ -730,12 +901,25 @@ class DemoBuilder:
                 self.buyers[shop_code].append(_Buyer(
                     customer=customer, addresses=addresses, nickname=nickname, shop=shop_code,
                     credit=business and customer.payment_terms_days > 0,
-                    discount=Decimal(self.rng.randint(78, 95)) / 100 if business else Decimal(1),
+                    # Distributor prices: at most 8 % off the list, within the review's price tolerance.
+                    discount=Decimal(self.rng.randint(92, 98)) / 100 if business else Decimal(1),
                 ))
         all_buyers = [b for code, _n in plan for b in self.buyers[code]]
         business = [b.customer for b in self.buyers["b2b-xinyuan"]]
         if not any(c.min_remaining_shelf_life_days for c in business):  # at least one shows the rule
             business[0].min_remaining_shelf_life_days = 120
+        # A trusted distributor the automatic approval can show: one address, pays with the order (no
+        # receivables), credit score 90+.
+        single = [b for b in self.buyers["b2b-xinyuan"] if len(b.addresses) == 1 and not b.customer.is_blacklisted]
+        if single and not any(b.customer.credit_score >= 90 and not b.credit for b in single):
+            trusted = max(single, key=lambda b: b.customer.credit_score)
+            trusted.customer.credit_score = max(trusted.customer.credit_score, self.rng.randint(90, 98))
+            trusted.customer.payment_terms_days, trusted.credit = 0, False
+        consumers = [b.customer for code in ("dy-xinyuan", "yz-xinyuan") for b in self.buyers[code]]
+        if not any(c.is_blacklisted for c in consumers):  # and one the blacklist rule stops
+            consumers[-1].is_blacklisted = True
+            consumers[-1].blacklist_reason = self.rng.choice(self.ops["blacklist_reasons"])
+            consumers[-1].credit_score = self.rng.randint(40, 55)
         Customer.objects.bulk_create([b.customer for b in all_buyers], batch_size=BATCH)
         Address.objects.bulk_create([a for b in all_buyers for a in b.addresses], batch_size=BATCH)
         self.all_buyers = all_buyers
@@ -745,9 +929,8 @@ class DemoBuilder:
         }
 
     # -- orders ----------------------------------------------------------------------------
-    def allocate_statuses(self) -> list[str]:
-        total = self.o.orders
-        shares = {str(k): v for k, v in STATUS_SHARES.items()}
+    def allocate_statuses(self, total: int) -> list[str]:
+        shares = {str(k): v for k, v in STATUS_SHARES.items() if v > 0}
         whole = sum(shares.values())
         raw = {k: total * v / whole for k, v in shares.items()}
         counts = {k: int(v) for k, v in raw.items()}
@@ -772,11 +955,30 @@ class DemoBuilder:
         path = paths[bisect(cum, self.rng.random() * cum[-1])]
         return credit_variant(path) if credit and self.rng.random() < 0.75 else path
 
+    def fit_to_policies(self, path, order, lines) -> tuple[str, ...]:
+        """The path as the approval policies have it: an order a policy asks signatures for went through
+        approval instead of passing review, any other passed review instead of going through approval
+        (a rejected one was cancelled after review instead). Same end, checked by walk()."""
+        matched = [policy for policy, shop_ids in self.policies
+                   if policy_reasons(policy, order, lines, shop_ids) is not None]
+        needs_approval = any(policy.outcome == ApprovalPolicy.Outcome.REQUIRE for policy in matched)
+        fitted, steps = [], iter(path)
+        for name in steps:
+            if needs_approval and name == "pass_review":
+                fitted += ["require_approval", "approve"]
+            elif not needs_approval and name == "require_approval":
+                decision = next(steps, None)
+                fitted += {"approve": ["pass_review"], "reject": ["pass_review", "cancel"]}.get(decision, [name])
+            else:
+                fitted.append(name)
+        return tuple(fitted)
+
     def build_lines(self, order, buyer, shop_code) -> list[OrderLine]:
         business = buyer.customer.kind == Customer.Kind.B2B
         count = self.rng.choices([1, 2, 3, 4], [30, 30, 25, 15] if business else [55, 25, 13, 7])[0]
         lines = []
         for line_no, product in enumerate(self.pick_products(shop_code, count, business), start=1):
+            on_sale = False
             if business:
                 low, high = product.family["b2b_quantity"]
                 quantity = self.rng.randint(low, high)
@@ -793,8 +995,9 @@ class DemoBuilder:
             discount = ZERO
             if business and self.rng.random() < 0.08:
                 discount = (gross * Decimal("0.02")).quantize(CENT)
-            elif not business and self.rng.random() < 0.12:
-                discount = min(Decimal(self.rng.choice([3, 5, 10, 20])), (gross * Decimal("0.3")).quantize(CENT))
+            elif not business and not on_sale and self.rng.random() < 0.12:
+                # A coupon, never more than the review's 10 % price tolerance (nor on top of a sale).
+                discount = min(Decimal(self.rng.choice([3, 5, 10, 20])), (gross / 10).quantize(CENT, ROUND_DOWN))
             lines.append(OrderLine(
                 order=order, line_no=line_no, sku=product.sku, name=product.sku.name_zh,
                 quantity=quantity, unit_price=unit_price, discount=discount, line_total=gross - discount,
@@ -819,7 +1022,7 @@ class DemoBuilder:
         if name in ("pass_review", "require_approval"):
             return system if roll < 0.7 else user(roles.CS_LEAD)
         if name in ("approve", "reject"):
-            return user(roles.MANAGER)
+            return user(roles.MANAGER if shop_code != B2B_SHOP or roll < 0.5 else "manager2")
         if name in ("start_picking", "finish_picking", "pack", "ship", "return_to_ready"):
             return user(roles.WAREHOUSE_CLERK if hz1 and roll < 0.85 else roles.WAREHOUSE_LEAD)
         if name == "request_intercept":
@@ -854,8 +1057,9 @@ class DemoBuilder:
                    else "cancel_late" if source in (S.PICKING, S.PICKED, S.PACKED) else "cancel_paid")
         return {"reason": self.rng.choice(reasons[key])} if key else {}
 
-    def hold_type(self, status, buyer, lines, after_short_pick, stock=True) -> str:
-        if buyer.customer.is_blacklisted:
+    def hold_type(self, status, buyer, lines, after_short_pick, review=True) -> str:
+        """A hold that fits the order; without `review`, none of the review rules' (they open their own)."""
+        if buyer.customer.is_blacklisted and review:
             return HoldType.BLACKLISTED
         if after_short_pick and status == S.READY:
             return HoldType.SHORT_PICK
@@ -870,11 +1074,11 @@ class DemoBuilder:
                 options.append(HoldType.MISSING_CUSTOMS_DATA)
         if any(l.sku.shelf_life_days for l in lines):
             options.append(HoldType.EXPIRY_CONFLICT)
-        if not stock:
-            options = [kind for kind in options if kind not in STOCK_HOLDS]
+        if not review:
+            options = [kind for kind in options if kind not in REVIEW_HOLDS]
         return self.rng.choice(options)
 
-    def add_hold(self, order, buyer, lines, status, hold_type, opened_at, released_at=None):
+    def add_hold(self, order, buyer, lines, status, hold_type, opened_at, released_at=None, context=None):
         customer = buyer.customer
         line = self.rng.choice(lines)
         owner = HOLD_OWNERS[hold_type]
@@ -883,7 +1087,7 @@ class DemoBuilder:
             "available": self.rng.randint(0, max(0, line.quantity - 1)), "days": self.rng.choice([90, 120, 180]),
             "detail": order.address_detail, "reason": customer.blacklist_reason or "信用风险",
             "receivable": f"{customer.credit_limit + order.grand_total:.2f}", "limit": f"{customer.credit_limit:.2f}",
-            "price": f"{line.unit_price:.2f}", "country": line.sku.origin_country,
+            "price": f"{line.unit_price:.2f}", "country": line.sku.origin_country, **(context or {}),
         }
         reason = self.rng.choice(self.ops["hold_reasons"][hold_type]).format(**fields)
         automatic = hold_type not in MANUAL_HOLDS
@@ -937,142 +1141,14 @@ class DemoBuilder:
         order.grand_total = order.goods_total + order.shipping_fee - order.discount_total
 
     def build_orders(self):
-        statuses = self.allocate_statuses()
-        shop_cum = list(accumulate(spec.share for spec in SHOPS))
-        south = set(self.geo["south_provinces"])
-        used_numbers = set()
-        remarks = self.remarks
+        self.used_numbers: set[str] = set()
         self.orders = []
-        for final in statuses:
-            spec = SHOPS[bisect(shop_cum, self.rng.random() * shop_cum[-1])]
-            shop = self.shops[spec.code]
-            buyers = self.buyers[spec.code]
-            buyer = buyers[bisect(self.buyer_weights[spec.code], self.rng.random() * self.buyer_weights[spec.code][-1])]
-            business = buyer.customer.kind == Customer.Kind.B2B
-            address = (next(a for a in buyer.addresses if a.is_default) if self.rng.random() < 0.8
-                       else self.rng.choice(buyer.addresses))
-            if spec.warehouses:
-                # The shop's list decides, not the address: the first warehouse, the next when it could not serve.
-                warehouse = self.warehouses[spec.warehouses[0] if self.rng.random() < 0.9 else spec.warehouses[1]]
-            elif address.province in south:
-                warehouse = self.warehouses["GZ2"] if self.rng.random() < 0.7 else shop.default_warehouse
-            else:
-                warehouse = self.warehouses["HZ1"] if self.rng.random() < 0.5 else shop.default_warehouse
-            path = self.pick_path(final, buyer.credit)
-            hops = walk(path)
-
-            # Time line: step delays first, then slide it so it ends where the status says.
-            delays = [self.minutes(*STEP_MINUTES_FROM.get((n, src), STEP_MINUTES[n])) for n, src, _t in hops]
-            span = sum(delays, timedelta())
-            if final in TERMINAL_STATUSES:
-                room = max(3600, int((timedelta(days=HISTORY_DAYS) - span).total_seconds()))
-                tail = timedelta(seconds=self.rng.randint(3600, room))
-            elif final == S.PENDING_PAYMENT:
-                window = timedelta(minutes=spec.payment_window_minutes)
-                self.unpaid += 1
-                if self.unpaid % OVERDUE_EVERY == 2:
-                    tail = window + self.minutes(*DWELL_MINUTES[final])
-                else:
-                    tail = timedelta(seconds=self.rng.randint(20, int(window.total_seconds()) - 20))
-            else:
-                tail = self.minutes(*DWELL_MINUTES[final])
-            placed_at = (self.anchor - tail - span).replace(microsecond=0)
-            times = [placed_at + d for d in accumulate(delays)]
-
-            order = Order(
-                shop=shop, platform=shop.platform, customer=buyer.customer, buyer_nickname=buyer.nickname,
-                warehouse=warehouse, status=final, status_changed_at=times[-1] if times else placed_at,
-                receiver_name=address.receiver, receiver_phone=address.phone,
-                phone_tail=phone_tail(address.phone), province=address.province, city=address.city,
-                district=address.district, address_detail=address.detail, postal_code=address.postal_code,
-                placed_at=placed_at,
-            )
-            lines = self.build_lines(order, buyer, spec.code)
-            self.money(order, lines, buyer, spec.code)
-            names = [n for n, _s, _t in hops]
-            if "pay" not in names and "confirm" not in names:
-                # Intake gives every order its shop's payment window; paying or confirming clears it.
-                order.payment_due_at = placed_at + timedelta(minutes=spec.payment_window_minutes)
-            if "pay" in names:
-                order.paid_at = times[names.index("pay")]
-                order.payment_status, order.paid_amount = PaymentStatus.PAID, order.grand_total
-                # Presale deposits: a few, and at least one so the demo shows the case.
-                wants_deposit = self.rng.random() < 0.15 or not self.deposits
-                if final == S.PENDING_REVIEW and wants_deposit and order.grand_total >= 10:
-                    self.deposits += 1
-                    order.payment_status = PaymentStatus.DEPOSIT_PAID
-                    share = self.rng.choice([20, 25, 30])
-                    order.paid_amount = (order.grand_total * share / 100).quantize(Decimal("1")).quantize(CENT)
-            intercepts = [src for n, src, _t in hops if n == "request_intercept"]
-            order.status_before_intercept = intercepts[-1] if intercepts else ""
-            if business:
-                order.buyer_remark = self.rng.choice(remarks["b2b_buyer_remarks"]) if self.rng.random() < 0.4 else ""
-            else:
-                order.buyer_remark = self.rng.choice(remarks["buyer_remarks"]) if self.rng.random() < 0.3 else ""
-            order.seller_remark = self.rng.choice(remarks["seller_remarks"]) if self.rng.random() < 0.1 else ""
-            if shop.platform == Platform.DOUYIN:
-                number = f"dy_{self.rng.randint(4, 6)}{self.rng.randrange(10**18):018d}"
-            elif shop.platform == Platform.YOUZAN:
-                number = f"yz_E{placed_at.astimezone(DEMO_TZ):%Y%m%d%H%M%S}{self.rng.randrange(10**8):08d}"
-            else:
-                number = ""  # B2B numbers count per day, so they are given once all orders are placed
-            while number and number in used_numbers:
-                number += str(self.rng.randint(0, 9))
-            used_numbers.add(number)
-            order.external_id = number
-
-            created_actor = (None, f"token:{spec.code}:demo")
-            channel = "api"
-            if business and self.rng.random() < 0.3:
-                created_actor, channel = (self.users[roles.CS_LEAD], roles.CS_LEAD), "manual"
-            events = [OrderEvent(
-                order=order, type=OrderEvent.Type.CREATED, to_status=S.PENDING_PAYMENT,
-                actor=created_actor[0], actor_label=created_actor[1],
-                payload={"channel": channel, "platform": shop.platform}, created_at=placed_at,
-            )]
-            released_once = False
-            for index, ((name, source, target), at) in enumerate(zip(hops, times)):
-                user, label = self.actor(name, source, order, spec.code, buyer.credit)
-                payload = self.transition_payload(name, source, order, order.paid_amount)
-                intervention = source in (S.PICKING, S.PICKED, S.PACKED) and name == "cancel"
-                if not intervention and name in ("approve", "return_to_ready", "pass_review"):
-                    intervention = self.rng.random() < {"approve": 0.1, "return_to_ready": 0.2}.get(name, 0.01)
-                    if intervention and name == "pass_review":
-                        user, label = self.users[roles.CS_LEAD], roles.CS_LEAD
-                if intervention:
-                    payload.setdefault("reason", self.rng.choice(self.ops["reasons"]["intervention"]))
-                events.append(OrderEvent(
-                    order=order, type=OrderEvent.Type.TRANSITION, name=name, from_status=source,
-                    to_status=target, actor=user, actor_label=label, payload=payload,
-                    is_intervention=intervention, created_at=at,
-                ))
-                # A hold that was opened and cleared while the order waited here.
-                following = hops[index + 1][0] if index + 1 < len(hops) else None
-                if (target in (S.PENDING_REVIEW, S.READY) and following in HOLD_BLOCKED_TRANSITIONS
-                        and not released_once and self.rng.random() < 0.015):
-                    released_once = True
-                    gap = times[index + 1] - at
-                    kind = self.hold_type(target, buyer, lines, source == S.PICKING)
-                    events += self.add_hold(order, buyer, lines, target, kind, (at + gap * 0.2).replace(microsecond=0),
-                                            (at + gap * 0.8).replace(microsecond=0))
-            if final in (S.PENDING_REVIEW, S.READY):
-                chance = 0.35 if final == S.PENDING_REVIEW else 0.25
-                after_short_pick = bool(hops) and hops[-1][0] == "return_to_ready"
-                if buyer.customer.is_blacklisted or after_short_pick or self.rng.random() < chance:
-                    last = order.status_changed_at
-                    # Open stock holds are left to the real reservation (build_stock), so they match the stock.
-                    kinds = [self.hold_type(final, buyer, lines, after_short_pick, stock=False)]
-                    if self.rng.random() < 0.1:
-                        kinds.append(self.rng.choice([HoldType.BUYER_REQUEST, HoldType.MANUAL]))
-                    for kind in dict.fromkeys(kinds):  # one open hold per type
-                        opened_at = (last + (self.anchor - last) * self.rng.uniform(0.05, 0.6)).replace(microsecond=0)
-                        events += self.add_hold(order, buyer, lines, final, kind, opened_at)
-            events.sort(key=lambda e: e.created_at)
-            self.events += events
-            self.lines += lines
-            self.order_lines.append((order, lines))
-            buyer.orders.append(order)
-            self.orders.append(order)
+        with_journeys = self.o.orders >= JOURNEY_MIN_ORDERS
+        self.make_random_orders(self.o.orders - (JOURNEY_ORDERS if with_journeys else 0))
+        if with_journeys:
+            self.build_journeys()
+            # A journey that found no fitting buyer (a small demo) leaves its place to an ordinary order.
+            self.make_random_orders(self.o.orders - len(self.orders))
 
         # B2B order numbers run per day in the order they were placed.
         per_day: dict[str, int] = {}
@@ -1083,6 +1159,404 @@ class DemoBuilder:
         for order in self.orders:
             if not order.shop.accepts_order_number(order.external_id):
                 raise DemoError(f"order number {order.external_id} does not fit shop {order.shop.code}")
+
+    def make_random_orders(self, total: int):
+        shop_cum = list(accumulate(spec.share for spec in SHOPS))
+        for final in self.allocate_statuses(total):
+            spec = SHOPS[bisect(shop_cum, self.rng.random() * shop_cum[-1])]
+            self.make_order(final, spec, self.pick_buyer(spec.code))
+
+    def pick_buyer(self, shop_code: str) -> _Buyer:
+        weights = self.buyer_weights[shop_code]
+        return self.buyers[shop_code][bisect(weights, self.rng.random() * weights[-1])]
+
+    def make_order(self, final, spec, buyer, *, address=None, path=None, lines=None, dwell=None, hold="",
+                   author=None) -> Order:
+        """One order and its history, ending in `final`. A journey may choose the address, the path, the
+        lines (a function of the order), how long it has waited, its open hold and who keyed it in."""
+        shop = self.shops[spec.code]
+        business = buyer.customer.kind == Customer.Kind.B2B
+        chosen_path = path is not None
+        if address is None:
+            address = (next(a for a in buyer.addresses if a.is_default) if self.rng.random() < 0.8
+                       else self.rng.choice(buyer.addresses))
+        if spec.warehouses:
+            # The shop's list decides, not the address: the first warehouse, the next when it could not serve.
+            warehouse = self.warehouses[spec.warehouses[0] if self.rng.random() < 0.9 else spec.warehouses[1]]
+        elif address.province in self.geo["south_provinces"]:
+            warehouse = self.warehouses["GZ2"] if self.rng.random() < 0.7 else shop.default_warehouse
+        else:
+            warehouse = self.warehouses["HZ1"] if self.rng.random() < 0.5 else shop.default_warehouse
+        order = Order(
+            shop=shop, platform=shop.platform, customer=buyer.customer, buyer_nickname=buyer.nickname,
+            warehouse=warehouse, status=final, receiver_name=address.receiver, receiver_phone=address.phone,
+            phone_tail=phone_tail(address.phone), province=address.province, city=address.city,
+            district=address.district, address_detail=address.detail, postal_code=address.postal_code,
+        )
+        lines = lines(order) if lines else self.build_lines(order, buyer, spec.code)
+        self.money(order, lines, buyer, spec.code)
+        path = self.fit_to_policies(path or self.pick_path(final, buyer.credit), order, lines)
+        hops = walk(path)
+        if (hops[-1][2] if hops else S.PENDING_PAYMENT) != final:
+            raise InvalidDemoPath(f"path {path} does not end in {final!r}")
+
+        # Time line: step delays first, then slide it so it ends where the status says.
+        delays = [self.minutes(*STEP_MINUTES_FROM.get((n, src), STEP_MINUTES[n])) for n, src, _t in hops]
+        span = sum(delays, timedelta())
+        if dwell is not None:
+            tail = dwell
+        elif final in TERMINAL_STATUSES:
+            history = timedelta(days=B2B_HISTORY_DAYS if business else HISTORY_DAYS)
+            room = max(3600, int((history - span).total_seconds()))
+            tail = timedelta(seconds=self.rng.randint(3600, room))
+        elif final == S.PENDING_PAYMENT:
+            window = timedelta(minutes=spec.payment_window_minutes)
+            self.unpaid += 1
+            if self.unpaid % OVERDUE_EVERY == 2:
+                tail = window + self.minutes(*DWELL_MINUTES[final])
+            else:
+                tail = timedelta(seconds=self.rng.randint(20, int(window.total_seconds()) - 20))
+        else:
+            tail = self.minutes(*DWELL_MINUTES[final])
+        placed_at = (self.anchor - tail - span).replace(microsecond=0)
+        times = [placed_at + d for d in accumulate(delays)]
+        order.placed_at = placed_at
+        order.status_changed_at = times[-1] if times else placed_at
+
+        names = [n for n, _s, _t in hops]
+        if "pay" not in names and "confirm" not in names:
+            # Intake gives every order its shop's payment window; paying or confirming clears it.
+            order.payment_due_at = placed_at + timedelta(minutes=spec.payment_window_minutes)
+        if "pay" in names:
+            order.paid_at = times[names.index("pay")]
+            order.payment_status, order.paid_amount = PaymentStatus.PAID, order.grand_total
+            # Presale deposits: a few, and at least one so the demo shows the case.
+            wants_deposit = not chosen_path and (self.rng.random() < 0.15 or not self.deposits)
+            if final == S.PENDING_REVIEW and wants_deposit and order.grand_total >= 10:
+                self.deposits += 1
+                order.payment_status = PaymentStatus.DEPOSIT_PAID
+                share = self.rng.choice([20, 25, 30])
+                order.paid_amount = (order.grand_total * share / 100).quantize(Decimal("1")).quantize(CENT)
+        if "pass_review" in names or "require_approval" in names:
+            order.region_code = self.region_code(order)  # what review derives from the address
+        intercepts = [src for n, src, _t in hops if n == "request_intercept"]
+        order.status_before_intercept = intercepts[-1] if intercepts else ""
+        remarks = self.remarks
+        if business:
+            order.buyer_remark = self.rng.choice(remarks["b2b_buyer_remarks"]) if self.rng.random() < 0.4 else ""
+        else:
+            order.buyer_remark = self.rng.choice(remarks["buyer_remarks"]) if self.rng.random() < 0.3 else ""
+        order.seller_remark = self.rng.choice(remarks["seller_remarks"]) if self.rng.random() < 0.1 else ""
+        if shop.platform == Platform.DOUYIN:
+            number = f"dy_{self.rng.randint(4, 6)}{self.rng.randrange(10**18):018d}"
+        elif shop.platform == Platform.YOUZAN:
+            number = f"yz_E{placed_at.astimezone(DEMO_TZ):%Y%m%d%H%M%S}{self.rng.randrange(10**8):08d}"
+        else:
+            number = ""  # B2B numbers count per day, so they are given once all orders are placed
+        while number and number in self.used_numbers:
+            number += str(self.rng.randint(0, 9))
+        self.used_numbers.add(number)
+        order.external_id = number
+
+        created_actor = (None, f"token:{spec.code}:demo")
+        channel = "api"
+        if author is not None:
+            created_actor, channel = (author, author.get_username()), "manual"
+        elif business and self.rng.random() < 0.3:
+            created_actor, channel = (self.users[roles.CS_LEAD], roles.CS_LEAD), "manual"
+        order.created_by = created_actor[0]
+        events = [OrderEvent(
+            order=order, type=OrderEvent.Type.CREATED, to_status=S.PENDING_PAYMENT,
+            actor=created_actor[0], actor_label=created_actor[1],
+            payload={"channel": channel, "platform": shop.platform}, created_at=placed_at,
+        )]
+        released_once = False
+        for index, ((name, source, target), at) in enumerate(zip(hops, times)):
+            user, label = self.actor(name, source, order, spec.code, buyer.credit)
+            payload = self.transition_payload(name, source, order, order.paid_amount)
+            intervention = source in (S.PICKING, S.PICKED, S.PACKED) and name == "cancel"
+            if not intervention and name in ("approve", "return_to_ready", "pass_review"):
+                intervention = self.rng.random() < {"approve": 0.1, "return_to_ready": 0.2}.get(name, 0.01)
+                if intervention and name == "pass_review":
+                    user, label = self.users[roles.CS_LEAD], roles.CS_LEAD
+            if intervention:
+                payload.setdefault("reason", self.rng.choice(self.ops["reasons"]["intervention"]))
+            events.append(OrderEvent(
+                order=order, type=OrderEvent.Type.TRANSITION, name=name, from_status=source,
+                to_status=target, actor=user, actor_label=label, payload=payload,
+                is_intervention=intervention, created_at=at,
+            ))
+            # A hold that was opened and cleared while the order waited here. A blacklisted buyer's order
+            # got past review only because someone released the blacklist hold.
+            following = hops[index + 1][0] if index + 1 < len(hops) else None
+            stopped = self.rng.random() < 0.015 or (target == S.PENDING_REVIEW and buyer.customer.is_blacklisted)
+            if (target in (S.PENDING_REVIEW, S.READY) and following in HOLD_BLOCKED_TRANSITIONS
+                    and not released_once and stopped):
+                released_once = True
+                gap = times[index + 1] - at
+                kind = self.hold_type(target, buyer, lines, source == S.PICKING)
+                events += self.add_hold(order, buyer, lines, target, kind, (at + gap * 0.2).replace(microsecond=0),
+                                        (at + gap * 0.8).replace(microsecond=0))
+        # Holds still open. The review rules' come from the real review (journeys) and, for stock, the real
+        # reservation (build_stock), so they match the data.
+        kinds = [hold] if hold else []
+        if not hold and not chosen_path and final in (S.PENDING_REVIEW, S.READY):
+            chance = 0.2 if final == S.PENDING_REVIEW else 0.25
+            after_short_pick = bool(hops) and hops[-1][0] == "return_to_ready"
+            if after_short_pick or self.rng.random() < chance:
+                kinds = [self.hold_type(final, buyer, lines, after_short_pick, review=False)]
+                if self.rng.random() < 0.1:
+                    kinds.append(self.rng.choice([HoldType.BUYER_REQUEST, HoldType.MANUAL]))
+        last = order.status_changed_at
+        for kind in dict.fromkeys(kinds):  # one open hold per type
+            context = None
+            if kind == HoldType.STALLED_IN_TRANSIT:  # raised when the parcel's tracking fell silent
+                shipped = next(e.payload for e in events if e.name == "ship")
+                context = {"carrier": shipped["carrier"], "tracking": shipped["tracking_no"],
+                           "hours": STALLED_AFTER_HOURS}
+                opened_at = last + timedelta(hours=STALLED_AFTER_HOURS)
+            else:
+                opened_at = (last + (self.anchor - last) * self.rng.uniform(0.05, 0.6)).replace(microsecond=0)
+            events += self.add_hold(order, buyer, lines, final, kind, opened_at, context=context)
+        events.sort(key=lambda e: e.created_at)
+        self.events += events
+        self.lines += lines
+        self.order_lines.append((order, lines))
+        buyer.orders.append(order)
+        self.orders.append(order)
+        return order
+
+    def region_code(self, order) -> str:
+        """The district's administrative code, as review resolves the address ("" when it cannot)."""
+        key = (order.province, order.city, order.district)
+        if key not in self.regions:
+            region = resolve_region(province=order.province, city=order.city, district=order.district,
+                                    detail=order.address_detail)
+            self.regions[key] = region.adcode if region else ""
+        return self.regions[key]
+
+    # -- journeys ----------------------------------------------------------------------------
+    def build_journeys(self):
+        """Orders built to show the review rules and the approvals at work: the real services take them
+        over once stock is in place (run_journeys). Buyers are chosen so that nothing but the journey's
+        own point stops their order; the stock they need is kept out of the shortage plan."""
+        # The over-limit distributor first, so that it is no other journey's buyer; the stock shortages
+        # last, on products no other order waits for.
+        self.rule_journeys([(hold, hours) for hold, hours in RULE_JOURNEYS if hold not in STOCK_HOLDS])
+        self.approval_journeys()
+        self.hold_journeys()
+        self.rule_journeys([(hold, hours) for hold, hours in RULE_JOURNEYS if hold in STOCK_HOLDS])
+        self.protected = self.journey_places()
+
+    def journey_places(self) -> set[tuple[int, int]]:
+        """(warehouse pk, SKU pk) where the journeys' orders (but the stock shortages') reserve their stock."""
+        orders = {id(journey.order) for journey in self.journeys if journey.expect_hold not in STOCK_HOLDS}
+        return {(self.reserving_warehouse(order).pk, line.sku_id)
+                for order, lines in self.order_lines if id(order) in orders for line in lines}
+
+    def usual_address(self, buyer) -> Address:
+        """Where the buyer's open orders go; the default address when they have none, or go to several."""
+        default = next(a for a in buyer.addresses if a.is_default)
+        places = {place_of(o) for o in buyer.orders if o.status in PRE_SHIPMENT_STATUSES}
+        return next((a for a in buyer.addresses if {place_of(a)} == places), default)
+
+    def owed(self, buyer) -> Decimal:
+        """What the review's credit rule counts: the unpaid part of the buyer's live orders."""
+        return sum((o.grand_total - o.paid_amount for o in buyer.orders if o.status not in OPEN_FOR_CREDIT_EXCLUDED),
+                   ZERO)
+
+    def passes_review(self, buyer, address, *, credit=True) -> bool:
+        """Whether the review rules would let this buyer's next order to `address` through: not
+        blacklisted, no open order to another address and (with `credit`) within the credit limit.
+        (Stock is kept for the journeys, see build_journeys.)"""
+        customer = buyer.customer
+        elsewhere = any(place_of(o) != place_of(address) for o in buyer.orders if o.status in PRE_SHIPMENT_STATUSES)
+        over_limit = (bool(customer.credit_limit or customer.payment_terms_days)
+                      and self.owed(buyer) > customer.credit_limit)
+        return not (customer.is_blacklisted or elsewhere or (credit and over_limit))
+
+    def history_rank(self, buyer) -> tuple:
+        """Buyers with a year of finished and failed orders and credit terms first: the approver's
+        context shows their figures."""
+        since = self.anchor - timedelta(days=365)
+        recent = [o for o in buyer.orders if o.placed_at >= since]
+        done = any(o.status in (S.DELIVERED, S.COMPLETED) for o in recent)
+        failed = any(o.status in (S.CANCELLED, S.EXPIRED, S.REFUSED, S.INTERCEPTED) for o in recent)
+        return done and failed, buyer.customer.payment_terms_days > 0, len(recent)
+
+    def journey_lines(self, order, *, buyer, products, amount, cut=None) -> list[OrderLine]:
+        """One line per product at the buyer's price, together worth about `amount`; `cut` prices the
+        first at that share of its list price instead (a price keyed in wrong)."""
+        lines = []
+        for line_no, product in enumerate(products, start=1):
+            unit_price = (product.price * (cut if cut and line_no == 1 else buyer.discount)).quantize(CENT)
+            quantity = max(1, math.ceil(Decimal(amount) / len(products) / unit_price))
+            lines.append(OrderLine(order=order, line_no=line_no, sku=product.sku, name=product.sku.name_zh,
+                                   quantity=quantity, unit_price=unit_price, discount=ZERO,
+                                   line_total=quantity * unit_price))
+        return lines
+
+    def approval_journeys(self):
+        """The distributors' shop's orders for each policy shape, waiting or decided (APPROVAL_JOURNEYS)."""
+        spec = self.shop_specs[B2B_SHOP]
+        candidates = sorted((b for b in self.buyers[B2B_SHOP] if self.passes_review(b, self.usual_address(b))),
+                            key=self.history_rank, reverse=True)
+        # One trusted distributor (credit score 90+) and up to three others (below 90) carry the journeys.
+        scores = {"90+": [b for b in candidates if b.customer.credit_score >= 90][:1],
+                  "below 90": [b for b in candidates if b.customer.credit_score < 90][:3]}
+        scores["any"] = scores["below 90"] or scores["90+"]
+        products = self.shop_products[B2B_SHOP]
+        made_to_order = [p for p in products if p.sku.is_made_to_order]
+        pool = [p for p in products if not p.sku.is_made_to_order and p.price >= 100]
+        limit = timedelta(hours=max((level.time_limit_hours for policy, _s in self.policies
+                                     for level in policy.levels.all()), default=24))
+        for index, (name, hours, (low, high), score, author, then) in enumerate(APPROVAL_JOURNEYS):
+            buyers = scores[score]
+            if not buyers or not pool or (name == "made to order" and not made_to_order):
+                continue
+            buyer = buyers[index % len(buyers)]
+            picked = self.rng.sample(pool, min(len(pool), self.rng.randint(1, 3)))
+            if name == "made to order":
+                picked = [self.rng.choice(made_to_order), *picked[:1]]
+            lines = partial(self.journey_lines, buyer=buyer, products=picked, amount=self.rng.randint(low, high))
+            order = self.make_order(S.PENDING_REVIEW, spec, buyer, address=self.usual_address(buyer),
+                                    path=("pay",), lines=lines, dwell=timedelta(hours=hours) + self.minutes(0, 40),
+                                    author=self.users[author] if author else None)
+            expect = {"approved": S.READY, "automatic": S.READY, "rejected": S.CANCELLED}.get(name, S.PENDING_APPROVAL)
+            journey = _Journey(f"approval: {name}", order, expect)
+            for hours_ago, who, outcome in then:
+                if outcome == "escalate":  # the schedule's next run after the step's time limit
+                    at = order.status_changed_at + REVIEW_DELAY + limit + ESCALATION_RUN
+                else:
+                    at = self.anchor - timedelta(hours=hours_ago) + self.minutes(0, 30)
+                comments = ("production" if who == PRODUCTION else outcome if outcome == "reject"
+                            else "countersign" if name == "countersign" else "approve")
+                journey.then.append((at, who, outcome, comments))
+            self.journeys.append(journey)
+
+    def rule_journeys(self, journeys):
+        """Orders each review rule stops (RULE_JOURNEYS): the real review opens the hold."""
+        consumers = [b for code in SHOP_CODES if code != B2B_SHOP for b in self.buyers[code]]
+        fresh = [b for b in consumers if self.passes_review(b, self.usual_address(b))
+                 and not any(o.status in PRE_SHIPMENT_STATUSES for o in b.orders)]
+        self.rng.shuffle(fresh)
+        pool = [p for p in self.shop_products[B2B_SHOP] if not p.sku.is_made_to_order and p.price >= 100]
+        listed = [p for p in pool if p.sku.list_price]
+        for hold, hours in journeys:
+            dwell = timedelta(hours=hours) + self.minutes(0, 40)
+            distributors = [b for b in self.buyers[B2B_SHOP] if self.passes_review(b, self.usual_address(b))]
+            made = []
+            if hold == HoldType.ADDRESS_UNRESOLVED and fresh:
+                # A platform address whose province, city and district do not go together.
+                buyer = fresh.pop()
+                home = self.usual_address(buyer)
+                where = self.rng.choice(self.ops["unresolved_addresses"])
+                address = Address(receiver=home.receiver, phone=home.phone, **where)
+                made.append(self.make_order(S.PENDING_REVIEW, self.shop_specs[buyer.shop], buyer, address=address,
+                                            path=("pay",), dwell=dwell))
+            elif hold == HoldType.PRICE_MISMATCH and distributors and len(listed) >= 2:
+                # Keyed in by the sales desk at 30 % under the list price.
+                buyer = self.rng.choice(distributors)
+                lines = partial(self.journey_lines, buyer=buyer, products=self.rng.sample(listed, 2),
+                                amount=self.rng.randint(2000, 4000), cut=Decimal("0.7"))
+                made.append(self.make_order(S.PENDING_REVIEW, self.shop_specs[B2B_SHOP], buyer,
+                                            address=self.usual_address(buyer), path=("pay",), lines=lines,
+                                            dwell=dwell, author=self.users[roles.CS_LEAD]))
+            elif hold == HoldType.BLACKLISTED:
+                # Preferably a buyer without open orders, so that the blacklist is the only reason.
+                listed_buyers = sorted((b for b in consumers if b.customer.is_blacklisted),
+                                       key=lambda b: any(o.status in PRE_SHIPMENT_STATUSES for o in b.orders))
+                if listed_buyers:
+                    buyer = listed_buyers[0]
+                    made.append(self.make_order(S.PENDING_REVIEW, self.shop_specs[buyer.shop], buyer,
+                                                address=self.usual_address(buyer), path=("pay",), dwell=dwell))
+            elif hold == HoldType.OVER_CREDIT_LIMIT:
+                # A distributor (on credit terms, preferably) confirms one more order than its limit allows.
+                others = [b for b in self.buyers[B2B_SHOP]
+                          if self.passes_review(b, self.usual_address(b), credit=False)]
+                if others and pool:
+                    buyer = min(others, key=lambda b: (not b.customer.payment_terms_days,
+                                                       b.customer.credit_limit - self.owed(b)))
+                    room = max(buyer.customer.credit_limit - self.owed(buyer), ZERO)
+                    lines = partial(self.journey_lines, buyer=buyer, products=self.rng.sample(pool, 1),
+                                    amount=room + self.rng.randint(2000, 8000))
+                    made.append(self.make_order(S.PENDING_REVIEW, self.shop_specs[B2B_SHOP], buyer,
+                                                address=self.usual_address(buyer), path=("confirm",),
+                                                lines=lines, dwell=dwell))
+            elif hold == HoldType.MULTIPLE_ADDRESSES and fresh:
+                # Two orders from one buyer within the hour, to two addresses: review stops both.
+                buyer = fresh.pop()
+                home = self.usual_address(buyer)
+                other = next((a for a in buyer.addresses if a is not home), None)
+                if other is None:
+                    region = self.rng.choice([r for r in self.geo["regions"] if r["city"] != home.city])
+                    other = Address(receiver=self.person(), phone=self.mobile(), province=region["province"],
+                                    city=region["city"], district=region["district"],
+                                    detail=self.street_address(region, False), postal_code=region["postal_code"])
+                spec = self.shop_specs[buyer.shop]
+                made.append(self.make_order(S.PENDING_REVIEW, spec, buyer, address=home, path=("pay",),
+                                            dwell=dwell + timedelta(minutes=40)))
+                made.append(self.make_order(S.PENDING_REVIEW, spec, buyer, address=other, path=("pay",), dwell=dwell))
+            elif hold in STOCK_HOLDS:
+                # One line of a product the stock plan leaves short in the shop's warehouse (out of stock, or
+                # only in a lot too close to expiry for this SKU), preferably one nobody else waits for there,
+                # never one another journey needs.
+                busy, needed = self.waiting_places(), self.journey_places()
+                for buyer in reversed(fresh):
+                    spec = self.shop_specs[buyer.shop]
+                    warehouse = self.warehouses[spec.warehouse]
+                    fitting = [p for p in self.shop_products[spec.code] if (warehouse.pk, p.sku.pk) not in needed
+                               and p.price * 3 <= 5000  # not an order that would need approval, were it served
+                               and (hold == HoldType.OUT_OF_STOCK or (p.sku.shelf_life_days and p.sku.batch_tracked
+                                                                       and p.sku.min_remaining_shelf_life_days))]
+                    if fitting:
+                        fresh.remove(buyer)
+                        product = self.rng.choice([p for p in fitting if (warehouse.pk, p.sku.pk) not in busy]
+                                                  or fitting)
+                        lines = partial(self.journey_lines, buyer=buyer, products=[product],
+                                        amount=product.price * self.rng.randint(2, 3))
+                        made.append(self.make_order(S.PENDING_REVIEW, spec, buyer, address=self.usual_address(buyer),
+                                                    path=("pay",), lines=lines, dwell=dwell))
+                        self.shortages[(warehouse.pk, product.sku.pk)] = (
+                            "out_of_stock" if hold == HoldType.OUT_OF_STOCK else "short_dated")
+                        break
+            self.journeys += [_Journey(f"review: {hold}", order, S.PENDING_REVIEW, hold) for order in made]
+
+    def reserving_warehouse(self, order) -> Warehouse:
+        """Where the order's stock is reserved. Orders being picked were reserved where they are; the
+        reservation (inventory.services) gives the others their shop's first listed warehouse, or the
+        shop's default warehouse."""
+        if order.status in IN_PICKING:
+            return order.warehouse
+        spec = self.shop_specs[order.shop.code]
+        return self.warehouses[spec.warehouses[0] if spec.warehouses else spec.warehouse]
+
+    def waiting_places(self) -> set[tuple[int, int]]:
+        """(warehouse pk, SKU pk) of every line of an open order, where its stock is reserved."""
+        return {(self.reserving_warehouse(order).pk, line.sku_id)
+                for order, lines in self.order_lines if order.status in OPEN_STATUSES for line in lines}
+
+    def hold_journeys(self):
+        """One order waiting under each hold no review rule opens (HOLD_JOURNEYS), opened the demo's way."""
+        imported = [p for p in self.shop_products[B2B_SHOP]
+                    if p.sku.origin_country != "CN" and not p.sku.is_made_to_order]
+        taken = {id(journey.order.customer) for journey in self.journeys}
+        for hold, shop_code, final in HOLD_JOURNEYS:
+            # Preferably not a buyer of another journey; if so, to the same address and paid, so that
+            # nothing in it stops the other one at review.
+            buyer = self.rng.choice([b for b in self.buyers[shop_code] if id(b.customer) not in taken]
+                                    or self.buyers[shop_code])
+            options = {"address": self.usual_address(buyer)}
+            if hold == HoldType.MISSING_CUSTOMS_DATA and imported:
+                options["lines"] = partial(self.journey_lines, buyer=buyer, products=self.rng.sample(imported, 1),
+                                           amount=self.rng.randint(2000, 4500))
+                options["path"] = ("pay",)
+            elif hold == HoldType.SHORT_PICK:
+                options["path"] = ("pay", "pass_review", "start_picking", "return_to_ready")
+            elif hold == HoldType.STALLED_IN_TRANSIT:  # longer in transit than any other parcel
+                options["dwell"] = timedelta(hours=STALLED_AFTER_HOURS) + self.minutes(8 * 60, 30 * 60)
+            order = self.make_order(final, self.shop_specs[shop_code], buyer, hold=hold, **options)
+            self.journeys.append(_Journey(f"hold: {hold}", order, final, hold, review=False))
 
     def save_orders(self):
         # What intake derives: the channel's ship-by promise and tags from remark keywords.
@@ -1121,7 +1595,7 @@ class DemoBuilder:
     # expired) before the anchor are history from before the ledger: their goods are not part of
     # the count, so they have no reserve, issue or release lines. That is a simplification for the
     # few that moved between the count and the anchor, kept so the levels stay easy to reason about.
-    def build_stock(self) -> dict[str, int]:
+    def build_stock(self):
         open_orders = [(o, lines) for o, lines in self.order_lines if o.status in OPEN_STATUSES]
         first_open = min((o.placed_at for o, _l in open_orders), default=self.anchor - timedelta(days=1))
         self.opening = (first_open - timedelta(hours=2)).replace(minute=0, second=0)
@@ -1131,8 +1605,8 @@ class DemoBuilder:
         self.reserve_picking(open_orders, levels)
         short = self.reserve_open_orders(open_orders)
         self.date_reservations(open_orders, short)
-        stock_alerts_refresh(today=self.today, now=self.anchor)
-        return self.stock_summary()
+        if self.journeys:
+            self.quarantine_picked_batch()
 
     def plan_stock(self, open_orders):
         """Per (warehouse, SKU): how much stock, in which lots. Sellable stock = what open orders
@@ -1140,7 +1614,6 @@ class DemoBuilder:
         come on top of that."""
         rng = self.stock_rng
         since = self.anchor - timedelta(days=DEMAND_DAYS)
-        first_choice = {spec.code: self.warehouses[spec.warehouses[0]] for spec in SHOPS if spec.warehouses}
         demand, picking, waiting = defaultdict(int), defaultdict(int), defaultdict(int)
         for order, lines in self.order_lines:
             if order.placed_at >= since and order.status not in (S.CANCELLED, S.EXPIRED):
@@ -1151,27 +1624,27 @@ class DemoBuilder:
                 for line in lines:
                     picking[(order.warehouse_id, line.sku_id)] += line.quantity
             else:
-                # A shop with a warehouse list gets its first warehouse when the reservation is made.
-                warehouse = first_choice.get(order.shop.code, order.warehouse)
+                warehouse = self.reserving_warehouse(order)
                 for line in lines:
                     waiting[(warehouse.pk, line.sku_id)] += line.quantity
 
         places = [(p.sku, self.warehouses[code]) for p in self.products for code in WAREHOUSE_CODES]
         dated = {(w.pk, s.pk) for s, w in places if s.batch_tracked and s.shelf_life_days}
-        eligible = {
-            "out_of_stock": lambda key, sku: waiting[key] >= 2,
-            "short_dated": lambda key, sku: key in dated and sku.min_remaining_shelf_life_days > 0 and waiting[key] > 0,
+        eligible = {  # never where a journey needs its stock
+            "out_of_stock": lambda key, sku: waiting[key] >= 2 and key not in self.protected,
+            "short_dated": lambda key, sku: (key in dated and sku.min_remaining_shelf_life_days > 0 and waiting[key] > 0
+                                             and key not in self.protected),
             "low_cover": lambda key, sku: demand[key] >= 5,
             "below_safety": lambda key, sku: True,
         }
-        situation = {}
+        situation = dict(self.shortages)  # the stock journeys' places first
         for name, share, floor in STOCK_SITUATIONS:
             pool = [(w.pk, s.pk) for s, w in places
                     if (w.pk, s.pk) not in situation and eligible[name]((w.pk, s.pk), s)]
             for key in rng.sample(pool, min(len(pool), max(floor, round(len(places) * share)))):
                 situation[key] = name
         self.situations = situation  # (warehouse pk, SKU pk) -> situation, for a look afterwards
-        usual = sorted(key for key in dated if situation.get(key) != "short_dated")
+        usual = sorted(key for key in dated if situation.get(key) != "short_dated" and key not in self.shortages)
         near = set(rng.sample(usual, min(len(usual), max(1, round(len(usual) * NEAR_EXPIRY_SHARE)))))
         expired = set(rng.sample(usual, min(len(usual), max(1, round(len(usual) * EXPIRED_SHARE)))))
         comfortable = [key for key in usual if key not in situation]
@@ -1190,9 +1663,11 @@ class DemoBuilder:
             elif kind == "low_cover":  # below COVER_ALERT_BELOW weeks of demand
                 sellable = need + max(1, int(weekly * rng.uniform(0.3, 0.9)))
             elif kind == "out_of_stock":  # the pickers' share and part of the rest: later orders wait
-                sellable = picking[key] + max(1, int(waiting[key] * rng.uniform(0.2, 0.7)))
+                spare = 1 if key in self.shortages else max(1, int(waiting[key] * rng.uniform(0.2, 0.7)))
+                sellable = picking[key] + spare  # a stock journey orders two or more: short either way
             else:  # short_dated: the waiting orders' share is in a lot too close to expiry for this SKU
-                sellable = picking[key] + rng.randint(1, 3)
+                spare = 0 if key in self.shortages else min(rng.randint(1, 3), waiting[key] - 1)
+                sellable = picking[key] + spare
             spare = sellable - need
             if not sku.batch_tracked:
                 plan.append((warehouse, sku, [("plain", None, sellable)]))
@@ -1406,6 +1881,68 @@ class DemoBuilder:
         StockMove.objects.bulk_update([StockMove(pk=pk, created_at=made[order_id]) for pk, order_id in rows],
                                       ["created_at"], batch_size=BATCH)
 
+    def quarantine_picked_batch(self):
+        """A journey: QC stops a lot that an order in the warehouse has already picked from, through the
+        real service, which re-books the order on other lots and holds it until the picked units are put
+        back. The lot is one only this order holds, in a place with enough other stock."""
+        rng = self.stock_rng
+        picked = (Reservation.objects.filter(
+            state=Reservation.State.ACTIVE, stock_level__batch__isnull=False,
+            order_line__order__shop__in=self.shops.values(), order_line__order__status__in=IN_PICKING)
+            .select_related("order_line__order__customer", "order_line__sku", "stock_level")
+            .order_by("order_line__order__placed_at", "pk"))
+        for reservation in picked:
+            level, order = reservation.stock_level, reservation.order_line.order
+            if (level.warehouse_id, level.sku_id) in self.protected:
+                continue
+            holders = set(Reservation.objects.filter(state=Reservation.State.ACTIVE, stock_level__batch=level.batch_id)
+                          .values_list("order_line__order_id", flat=True))
+            cutoff = allocatable_after(reservation.order_line.sku, order.customer, self.today)
+            spare = sum(other.on_hand - other.reserved for other in StockLevel.objects.filter(
+                warehouse=level.warehouse_id, sku=level.sku_id, bucket=StockLevel.Bucket.SELLABLE,
+                batch__quarantined_at__isnull=True).exclude(batch=level.batch_id).filter(
+                Q(batch__expires_on__isnull=True) | Q(batch__expires_on__gte=cutoff)))
+            if holders != {order.pk} or spare < level.reserved:
+                continue
+            since = order.status_changed_at
+            at = (since + (self.anchor - since) * rng.uniform(0.2, 0.7)).replace(microsecond=0)
+            with demo_clock(at):
+                stock_quarantine_batch(batch_id=level.batch_id, actor=self.users[roles.WAREHOUSE_LEAD],
+                                       reason=rng.choice(self.stock_texts["quarantine_reasons"]))
+            self.journeys.append(_Journey("hold: quarantined_stock", order, order.status, HoldType.QUARANTINED_STOCK,
+                                          review=False))
+            return
+
+    def run_journeys(self):
+        """The journeys' reviews, decisions and escalations through the real services, in the order they
+        happened on the demo's time line; then each must have ended as its story says."""
+        moments = []
+        for index, journey in enumerate(self.journeys):
+            if journey.review:
+                moments.append((journey.order.status_changed_at + REVIEW_DELAY, index, "review", "", ""))
+            moments += [(at, index, who, outcome, comments) for at, who, outcome, comments in journey.then]
+        for at, index, who, outcome, comments in sorted(moments):
+            order = self.journeys[index].order
+            with demo_clock(at):
+                if who == "review":
+                    order_audit(order_id=order.pk)
+                elif outcome == "escalate":
+                    approval_escalate_overdue(now=at)
+                else:
+                    request = ApprovalRequest.objects.get(order=order, state=ApprovalRequest.State.PENDING)
+                    approval_decide(request_id=request.pk, actor=self.users[who], outcome=outcome,
+                                    comment=self.rng.choice(self.ops["approval_comments"][comments]))
+        ended = {order.pk: order for order in Order.objects.filter(
+            pk__in=[j.order.pk for j in self.journeys]).prefetch_related("holds")}
+        wrong = []
+        for journey in self.journeys:
+            order = ended[journey.order.pk]
+            held = {hold.type for hold in order.holds.all() if hold.released_at is None}
+            if order.status != journey.expect_status or held != ({journey.expect_hold} - {""}):
+                wrong.append(f"{journey.name} ({order.external_id}): {order.status}, holds {sorted(held)}")
+        if wrong:
+            raise DemoError("demo journeys did not end as planned: " + "; ".join(wrong))
+
     def stock_summary(self) -> dict[str, int]:
         warehouses = list(self.warehouses.values())
         levels = StockLevel.objects.filter(warehouse__in=warehouses)
@@ -1429,19 +1966,35 @@ class DemoBuilder:
         self.build_users()
         self.build_places()
         self.build_scopes()
+        self.build_policies()
         tokens = self.build_tokens()
         self.build_skus()
         self.build_customers()
         self.build_orders()
         self.save_orders()
-        stock = self.build_stock()
+        self.build_stock()
+        self.run_journeys()
+        stock_alerts_refresh(today=self.today, now=self.anchor)
+        shops = list(self.shops.values())
+        holds = OrderHold.objects.filter(order__shop__in=shops)
+        requests = ApprovalRequest.objects.filter(order__shop__in=shops)
         counts = {
             "warehouses": len(self.warehouses), "shops": len(self.shops), "skus": len(self.products),
             "customers": len(self.all_buyers), "addresses": sum(len(b.addresses) for b in self.all_buyers),
-            "orders": len(self.orders), "lines": len(self.lines), "events": len(self.events),
-            "holds": len(self.holds), "open holds": sum(1 for h in self.holds if h.released_at is None),
+            "orders": len(self.orders), "lines": len(self.lines),
+            "events": OrderEvent.objects.filter(order__shop__in=shops).count(),
+            "holds": holds.count(), "open holds": holds.filter(released_at__isnull=True).count(),
+            "approval requests": requests.count(),
+            "waiting for approval": requests.filter(state=ApprovalRequest.State.PENDING).count(),
         }
-        return DemoResult(counts=counts, stock=stock, tokens=tokens)
+        return DemoResult(counts=counts, stock=self.stock_summary(), tokens=tokens)
+
+
+def place_of(where) -> tuple:
+    """An order's or an address's delivery place, as the review's multiple-addresses rule compares them."""
+    if isinstance(where, Order):
+        return where.province, where.city, where.district, where.address_detail.strip(), where.receiver_phone
+    return where.province, where.city, where.district, where.detail.strip(), where.phone
 
 
 def ean_check_digit(body: str) -> str:

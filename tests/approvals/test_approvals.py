@@ -108,7 +108,7 @@ def test_amount_above_5000_goes_to_the_shops_regional_managers(team):
     assert (step.name, step.mode, step.state) == ("区域经理审批", "any", "pending")
     # Managers who approve for this shop; not the outsider (other shop) nor the director (no scope).
     assert signers(step) == ["li", "wang"]
-    assert request.triggers[0]["policy"] == "[seed] 大额订单：区域经理审批"
+    assert request.triggers[0]["policy"] == "大额订单：区域经理审批"
     assert {"code": "amount_above", "value": "8000.00", "limit": "5000.00"} in request.triggers[0]["reasons"]
     decide(order, team.wang)
     order.refresh_from_db()
