@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "apps.orders",
     "apps.approvals",
     "apps.workbench",
+    "apps.fulfillment",
 ]
 
 MIDDLEWARE = [

@@ -35,6 +35,7 @@ _READ_ORDERS = {
     "inventory.view_stockalert",
 }
 _STOCK_LEDGER = {"inventory.view_stockmove", "inventory.view_reservation"}
+_SHIPPING = {"fulfillment.view_carrier", "fulfillment.view_shipment", "fulfillment.view_senderprofile"}
 _READ_CUSTOMERS = {"customers.view_customer", "customers.view_address"}
 _READ_APPROVALS = {"approvals.view_approvalrequest", "approvals.view_approvalstep",
                    "approvals.view_approvaldecision", "approvals.view_approvalpolicy"}
@@ -46,6 +47,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     # Clerks open short-pick holds; finance opens and settles credit holds.
     WAREHOUSE_CLERK: _READ_ORDERS
     | _STOCK_LEDGER
+    | _SHIPPING
     | {"orders.pick_order", "orders.pack_order", "orders.ship_order", "orders.add_orderhold",
        "inventory.receive_stock"},
     FINANCE: _READ_ORDERS
@@ -79,7 +81,8 @@ ROLE_PERMISSIONS[MANAGER] = (
 )
 
 # Admins get every permission of these apps (configuration, users, scopes) plus the job queue.
-ADMIN_APPS = ("accounts", "auth", "customers", "catalog", "inventory", "orders", "approvals", "guardian", "django_q")
+ADMIN_APPS = ("accounts", "auth", "customers", "catalog", "inventory", "orders", "approvals", "fulfillment", "guardian",
+              "django_q")
 
 
 def sync_roles(apps=None):

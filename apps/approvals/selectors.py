@@ -10,7 +10,7 @@ from guardian.shortcuts import get_objects_for_user
 
 from apps.core.money import ZERO, to_money
 from apps.orders.audit import open_receivables
-from apps.orders.models import Order, Shop
+from apps.orders.models import Order, OrderStatus, Shop
 from apps.orders.selectors import orders_visible_to
 
 from .errors import ApprovalNotFound
@@ -134,8 +134,10 @@ def customer_history(customer, *, exclude_order_id=None, now=None) -> dict:
     figures["returned"] = figures["refused"] + figures["refunded"]
     figures["return_rate"] = (Decimal(figures["returned"] * 100) / figures["orders"]).quantize(Decimal("0.1")) \
         if figures["orders"] else None
-    figures["recent"] = list(orders.order_by("-placed_at").values(
-        "pk", "external_id", "placed_at", "status", "grand_total")[:10])
+    labels = dict(OrderStatus.choices)
+    figures["recent"] = [{**row, "status_label": labels.get(row["status"], row["status"])}
+                         for row in orders.order_by("-placed_at").values(
+                             "pk", "external_id", "placed_at", "status", "grand_total")[:10]]
     return figures
 
 
@@ -200,5 +202,6 @@ def signer_candidates(request: ApprovalRequest) -> list:
     if request.state != ApprovalRequest.State.PENDING:
         return []
     step = next((s for s in request.steps.all() if s.state == ApprovalStep.State.PENDING), None)
-    waiting = {a.user_id for a in step.assignments.all() if a.state == ApprovalAssignment.State.PENDING} if step else set()
-    return [user for user in shop_approvers(request.order) if user.pk not in waiting]
+    # Everyone already waiting on the step or who has answered it is out: they have their say.
+    taken = {a.user_id for a in step.assignments.all() if a.state != ApprovalAssignment.State.HANDED_OVER} if step else set()
+    return [user for user in shop_approvers(request.order) if user.pk not in taken]

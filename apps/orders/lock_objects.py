@@ -12,7 +12,8 @@ wait on each other:
 
 Lines of an order are never locked: they change only with their order, which is locked first;
 so are an approval request's steps, assignments and decisions, which change only with their
-request. The lock_objects modules are the only callers of select_for_update. On SQLite
+request; and so are shipments (apps.fulfillment), which change only under their order's lock.
+The lock_objects modules are the only callers of select_for_update. On SQLite
 the lock is the database write lock taken at BEGIN (transaction_mode IMMEDIATE).
 """
 from .errors import HoldNotFound, OrderNotFound
