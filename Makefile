@@ -22,13 +22,14 @@ venv: $(STAMP)
 migrate: venv
 	DEBUG=1 $(PY) manage.py migrate --noinput
 
-# Embedded SQLite unless DATABASE_URL says otherwise; the django-q2 cluster runs beside the web
-# server and stops with it (Ctrl-C).
+# Embedded SQLite unless DATABASE_URL says otherwise; the django-q2 cluster and the local fake
+# carrier (e-waybills, intercepts; docs/carriers.md) run beside the web server and stop with it (Ctrl-C).
 demo: migrate
 	DEBUG=1 $(PY) manage.py seed_demo
 	@export DEBUG=1; \
 	$(PY) manage.py qcluster & QPID=$$!; \
-	trap 'kill $$QPID 2>/dev/null; wait $$QPID 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py run_fake_carrier --port 8765 & CPID=$$!; \
+	trap 'kill $$QPID $$CPID 2>/dev/null; wait $$QPID $$CPID 2>/dev/null' EXIT INT TERM; \
 	echo "Order hub: http://$(HOST):$(PORT)/  (admin: /admin/, API docs: /api/docs/)"; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
