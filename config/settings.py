@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "apps.approvals",
     "apps.workbench",
     "apps.fulfillment",
+    "apps.customs",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +199,9 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "apps.orders.models.OrderStatus",
         "HoldTypeEnum": "apps.orders.models.HoldType",
         "OrderEventTypeEnum": "apps.orders.models.OrderEvent.Type",
+        "WaveStateEnum": "apps.fulfillment.models.Wave.State",
+        "PickTaskStateEnum": "apps.fulfillment.models.PickTask.State",
+        "ShipmentStateEnum": "apps.fulfillment.models.Shipment.State",
     },
 }
 

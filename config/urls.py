@@ -18,4 +18,6 @@ urlpatterns = [
     path("api/v1/", include("apps.orders.urls")),
     path("api/v1/", include("apps.inventory.urls")),
     path("api/v1/", include("apps.approvals.urls")),
+    path("api/v1/", include("apps.fulfillment.urls")),
+    path("api/v1/", include("apps.customs.urls")),
 ]

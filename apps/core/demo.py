@@ -353,7 +353,7 @@ HOLD_OWNERS = {
     HoldType.OUT_OF_STOCK: roles.CS_LEAD, HoldType.EXPIRY_CONFLICT: roles.WAREHOUSE_LEAD,
     HoldType.ADDRESS_UNRESOLVED: roles.CS_AGENT, HoldType.BLACKLISTED: roles.CS_LEAD,
     HoldType.OVER_CREDIT_LIMIT: roles.FINANCE, HoldType.PRICE_MISMATCH: roles.CS_LEAD,
-    HoldType.MULTIPLE_ADDRESSES: roles.CS_AGENT, HoldType.MISSING_CUSTOMS_DATA: roles.CS_LEAD,
+    HoldType.MULTIPLE_ADDRESSES: roles.CS_AGENT, HoldType.CUSTOMS_INCOMPLETE: roles.CS_LEAD,
     HoldType.STALLED_IN_TRANSIT: roles.CS_AGENT, HoldType.SHORT_PICK: roles.WAREHOUSE_LEAD,
     HoldType.BUYER_REQUEST: roles.CS_AGENT, HoldType.MANUAL: roles.CS_LEAD,
 }
@@ -402,7 +402,7 @@ RULE_JOURNEYS = [
 ]
 # Holds no review rule opens, one order each: (hold, shop, status).
 HOLD_JOURNEYS = [
-    (HoldType.MISSING_CUSTOMS_DATA, B2B_SHOP, S.PENDING_REVIEW), (HoldType.MANUAL, "dy-xinyuan", S.PENDING_REVIEW),
+    (HoldType.CUSTOMS_INCOMPLETE, B2B_SHOP, S.PENDING_REVIEW), (HoldType.MANUAL, "dy-xinyuan", S.PENDING_REVIEW),
     (HoldType.BUYER_REQUEST, "yz-xinyuan", S.READY), (HoldType.SHORT_PICK, "dy-xinyuan", S.READY),
     (HoldType.STALLED_IN_TRANSIT, "dy-xinyuan", S.IN_TRANSIT),
 ]
@@ -1071,7 +1071,7 @@ class DemoBuilder:
             if buyer.customer.credit_limit > 0:
                 options += [HoldType.OVER_CREDIT_LIMIT] * 3
             if buyer.customer.kind == Customer.Kind.B2B and any(l.sku.origin_country != "CN" for l in lines):
-                options.append(HoldType.MISSING_CUSTOMS_DATA)
+                options.append(HoldType.CUSTOMS_INCOMPLETE)
         if any(l.sku.shelf_life_days for l in lines):
             options.append(HoldType.EXPIRY_CONFLICT)
         if not review:
@@ -1547,7 +1547,7 @@ class DemoBuilder:
             buyer = self.rng.choice([b for b in self.buyers[shop_code] if id(b.customer) not in taken]
                                     or self.buyers[shop_code])
             options = {"address": self.usual_address(buyer)}
-            if hold == HoldType.MISSING_CUSTOMS_DATA and imported:
+            if hold == HoldType.CUSTOMS_INCOMPLETE and imported:
                 options["lines"] = partial(self.journey_lines, buyer=buyer, products=self.rng.sample(imported, 1),
                                            amount=self.rng.randint(2000, 4500))
                 options["path"] = ("pay",)

@@ -84,6 +84,13 @@ class StockLevel(models.Model):
     bucket = models.CharField(_("bucket"), max_length=16, choices=Bucket.choices, default=Bucket.SELLABLE)
     on_hand = models.IntegerField(_("on hand"), default=0)
     reserved = models.IntegerField(_("reserved"), default=0)
+    # Where pickers find this SKU (and lot) in the warehouse, e.g. "A-03-2-05" (zone-aisle-shelf-bin).
+    # A code on the level rather than a Location table: one lot of one SKU sits in one pick face,
+    # pick lists only need to sort and show it, and codes compare as text in path order.
+    location_code = models.CharField(
+        _("pick location"), max_length=32, blank=True,
+        help_text=_("Where pickers find this stock, e.g. A-03-2-05; pick lists are sorted by it."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

@@ -18,12 +18,21 @@ from apps.core.privacy import mask_detail, mask_name, mask_phone
 from apps.customers.models import Customer
 
 from . import selectors, services
-from .errors import OrderNotFound
+from .errors import OrderNotFound, TransitionHasOwnFlow
 from .filters import OrderFilter
 from .normalisation import urgency
 from .models import HoldType, Order, OrderEvent, OrderHold, OrderLine
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+
+# Steps that carry more than a status (a signature, picked goods, a package, a waybill): the bare
+# transition endpoint would skip what they record, so callers are sent to their own API.
+OWN_FLOW_TRANSITIONS = {
+    "require_approval": "/api/v1/approvals/", "approve": "/api/v1/approvals/{id}/decide/",
+    "reject": "/api/v1/approvals/{id}/decide/", "start_picking": "/api/v1/waves/",
+    "return_to_ready": "/api/v1/warehouse-orders/{id}/release/", "finish_picking": "/api/v1/waves/{id}/scan/",
+    "pack": "/api/v1/warehouse-orders/{id}/pack/", "ship": "/api/v1/warehouse-orders/{id}/ship/",
+}
 
 
 # --- intake -------------------------------------------------------------------------------------
@@ -333,6 +342,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"], url_path=r"transitions/(?P<name>[a-z_]+)")
     def transition(self, request, pk=None, name=None):
         order_id = selectors.order_detail(actor=request.user, order_id=_int_or_404(pk)).pk
+        if name in OWN_FLOW_TRANSITIONS:
+            raise TransitionHasOwnFlow(details={"transition": name, "use": OWN_FLOW_TRANSITIONS[name]})
         payload = TransitionIn(data=request.data)
         payload.is_valid(raise_exception=True)
         if name == "pay":

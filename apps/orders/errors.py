@@ -51,3 +51,38 @@ class ShopNotServed(PermissionDenied):
 class InvalidPayment(ValidationFailed):
     code = "invalid_payment"
     default_message = _("The payment amount is not valid for this order.")
+
+
+class AddressLocked(Conflict):
+    """A packed order's address is locked (a parcel with a label may already be on the bench); a
+    shipped order's for good, since the parcel is with the carrier."""
+
+    code = "address_locked"
+    default_message = _("The address is locked after packing; a warehouse lead must unlock it first.")
+
+
+class AddressNotLockable(Conflict):
+    code = "address_not_lockable"
+    default_message = _("Only a packed order's address can be unlocked.")
+
+
+class AddressAlreadyUnlocked(Conflict):
+    code = "address_already_unlocked"
+    default_message = _("The address is already unlocked for one change.")
+
+
+class WaybillIssued(Conflict):
+    code = "waybill_issued"
+    default_message = _("An e-waybill was already issued for the old address; a warehouse lead must cancel it "
+                        "before the address changes.")
+
+
+class InvalidAddress(ValidationFailed):
+    code = "invalid_address"
+    default_message = _("The address is incomplete or invalid.")
+
+
+class TransitionHasOwnFlow(Conflict):
+    code = "transition_has_own_flow"
+    default_message = _("This step has its own screen and API (approvals, or the warehouse flow); "
+                        "it cannot be forced as a bare status change.")

@@ -269,6 +269,11 @@ class Order(TimeStampedModel):
         _("region code"), max_length=6, blank=True, editable=False,
         help_text=_("Administrative code of the district, set when review resolves the address."),
     )
+    address_unlocked_at = models.DateTimeField(
+        _("address unlocked at"), null=True, blank=True, editable=False,
+        help_text=_("Set when a warehouse lead unlocks a packed order's address for one change; the change "
+                    "locks it again."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("entered by"), null=True, blank=True, editable=False,
         on_delete=models.PROTECT, related_name="+",
@@ -314,6 +319,8 @@ class Order(TimeStampedModel):
             ("cancel_order", _("Can cancel an order")),
             ("expire_order", _("Can expire an unpaid order")),
             ("view_personal_data", _("Can see full phone numbers and addresses")),
+            ("change_shipping_address", _("Can change an order's shipping address")),
+            ("unlock_address", _("Can unlock the address of a packed order")),
         ]
 
     def __str__(self):
@@ -545,7 +552,10 @@ class HoldType(models.TextChoices):
     OVER_CREDIT_LIMIT = "over_credit_limit", _("Over credit limit")
     PRICE_MISMATCH = "price_mismatch", _("Price mismatch")
     MULTIPLE_ADDRESSES = "multiple_addresses", _("Several addresses for one buyer")
-    MISSING_CUSTOMS_DATA = "missing_customs_data", _("Missing customs data")
+    # Customs data missing: apps.customs opens it automatically while an order's declaration is
+    # incomplete (and releases it), people may open it by hand. Named "missing_customs_data" until
+    # declarations arrived; migration 0011 renamed existing rows.
+    CUSTOMS_INCOMPLETE = "customs_incomplete", _("Missing customs data")
     STALLED_IN_TRANSIT = "stalled_in_transit", _("Stalled in transit")
     SHORT_PICK = "short_pick", _("Short pick")
     QUARANTINED_STOCK = "quarantined_stock", _("Quarantined stock picked")

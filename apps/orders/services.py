@@ -10,23 +10,38 @@ from django.utils.translation import gettext as _
 
 from apps.core.actors import actor_has_perm, actor_label, actor_user
 from apps.core.money import ZERO
-from apps.core.phones import phone_tail
+from apps.core.phones import InvalidPhone, normalise_phone, phone_tail
+from apps.core.privacy import mask_detail, mask_name, mask_phone
 from apps.customers.models import Customer
 from apps.inventory import services as stock
 
 from . import audit
 from .errors import (
+    AddressAlreadyUnlocked,
+    AddressLocked,
+    AddressNotLockable,
     HoldAlreadyOpen,
     HoldNotOpen,
+    InvalidAddress,
     InvalidPayment,
     OrderOnHold,
     TransitionForbidden,
     TransitionNotAllowed,
     UnknownTransition,
+    WaybillIssued,
 )
 from .lock_objects import lock_hold, lock_order
 from .normalisation import promised_ship_by, resolve_order_address, tag_order
-from .models import TERMINAL_STATUSES, TRANSITION_LABELS, Order, OrderEvent, OrderHold, OrderLine, PaymentStatus
+from .models import (
+    PRE_SHIPMENT_STATUSES,
+    TERMINAL_STATUSES,
+    TRANSITION_LABELS,
+    Order,
+    OrderEvent,
+    OrderHold,
+    OrderLine,
+    PaymentStatus,
+)
 from .platforms import recognise_platform
 
 # The graph itself lives on Order (django-fsm-2); this is the name -> permission view of it.
@@ -153,6 +168,9 @@ def order_transition(*, order_id: int, name: str, actor, reason: str = "", paylo
                      is_intervention: bool = False) -> Order:
     """Lock the order, check the transition is allowed (status, permission, holds), apply it, audit it."""
     order = lock_order(order_id)
+    if name == "pass_review":
+        # A person passing review must not skip approval: the same routing as the rules.
+        return _leave_review(order, actor=actor, reason=reason, is_intervention=is_intervention)
     return _apply_transition(order, name=name, actor=actor, reason=reason, payload=payload,
                              is_intervention=is_intervention)
 
@@ -387,14 +405,173 @@ def order_audit(*, order_id: int) -> AuditResult:
             opened.append(hold)
     if order.holds.filter(released_at__isnull=True).exists():
         return AuditResult(order=order, holds_opened=opened, passed=False)
+    _leave_review(order, actor=None, reason=_("All review rules passed"))
+    return AuditResult(order=order, holds_opened=opened, passed=True)
+
+
+def _leave_review(order, *, actor, reason, is_intervention=False) -> Order:
+    """The way out of pending_review, for the rules and for a person alike: to pending_approval when
+    an approval policy asks for signatures, otherwise to ready."""
     from apps.approvals.services import approval_open_for_order
 
-    routing = approval_open_for_order(order)
-    if routing.needs_approval:
-        _apply_transition(order, name="require_approval", actor=None, reason=_("An approval policy applies"),
-                          payload={"approval_request": routing.request.pk})
-    else:
-        payload = {"approval_request": routing.request.pk, "auto_approved": True} if routing.request else None
-        _apply_transition(order, name="pass_review", actor=None, reason=_("All review rules passed"),
-                          payload=payload)
-    return AuditResult(order=order, holds_opened=opened, passed=True)
+    # Check the person may move the order on, and that no hold stops it, before a request is opened.
+    if not actor_has_perm(actor, TRANSITION_PERMISSIONS["pass_review"]):
+        raise TransitionForbidden(details={"transition": "pass_review",
+                                           "permission": TRANSITION_PERMISSIONS["pass_review"]})
+    if order.status == "pending_review" and order.holds.filter(released_at__isnull=True).exists():
+        raise OrderOnHold(details={"transition": "pass_review", "holds": list(
+            order.holds.filter(released_at__isnull=True).values("id", "type", "reason"))})
+    routing = approval_open_for_order(order) if order.status == "pending_review" else None
+    if routing is not None and routing.needs_approval:
+        return _apply_transition(order, name="require_approval", actor=actor, reason=reason,
+                                 payload={"approval_request": routing.request.pk}, is_intervention=is_intervention)
+    payload = {"approval_request": routing.request.pk, "auto_approved": True} if routing and routing.request else None
+    return _apply_transition(order, name="pass_review", actor=actor, reason=reason, payload=payload,
+                             is_intervention=is_intervention)
+
+
+# --- the shipping address and its lock after packing ---------------------------------------------
+
+# Field -> longest value the column takes. The postal code may be blank; every other part is required.
+ADDRESS_FIELDS = {"receiver_name": 64, "receiver_phone": 32, "province": 32, "city": 32, "district": 32,
+                  "address_detail": 255, "postal_code": 12}
+_REGION_FIELDS = {"province", "city", "district", "address_detail"}
+# Statuses after review whose address must already be resolved (review resolves the earlier ones).
+_REVIEWED_STATUSES = {"ready", "picking", "picked", "packed"}
+_ADDRESS_MASKS = {"receiver_name": mask_name, "receiver_phone": mask_phone, "address_detail": mask_detail}
+
+
+def _field_error(code: str, message) -> list[dict]:
+    return [{"code": code, "message": str(message)}]
+
+
+def _required_reason(reason) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidAddress(_("Give a reason."), details={"reason": _field_error("required", _("Give a reason."))})
+    return reason[:500]
+
+
+def _clean_address(values: dict) -> dict:
+    """The given parts, trimmed and checked (every problem at once); the phone in canonical form."""
+    errors, cleaned = {}, {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        value = str(value).strip()
+        if name == "receiver_phone":
+            try:
+                value = normalise_phone(value)
+            except InvalidPhone as exc:
+                errors[name] = _field_error("invalid_phone", exc.message)
+                continue
+        elif name == "postal_code":
+            if value and not (len(value) == 6 and value.isdigit()):
+                errors[name] = _field_error("invalid_postal_code", _("A postal code has 6 digits."))
+                continue
+        elif not value:
+            errors[name] = _field_error("required", _("This field is required."))
+            continue
+        if len(value) > ADDRESS_FIELDS[name]:
+            errors[name] = _field_error("too_long", _("At most %(max)d characters.") % {"max": ADDRESS_FIELDS[name]})
+            continue
+        cleaned[name] = value
+    if errors:
+        raise InvalidAddress(details=errors)
+    return cleaned
+
+
+def _masked_address(values: dict) -> dict:
+    """What the order's history keeps of an address: events are shown to roles that may not see
+    personal data, so names, phones and streets are masked as on screens."""
+    return {name: _ADDRESS_MASKS.get(name, str)(value) for name, value in values.items()}
+
+
+def _live_waybill(order):
+    from apps.fulfillment.models import Shipment
+
+    return (Shipment.objects.select_related("carrier")
+            .filter(order=order, state__in=[Shipment.State.REQUESTED, Shipment.State.ISSUED]).first())
+
+
+@transaction.atomic
+def order_change_address(*, order_id: int, actor, reason: str, receiver_name: str | None = None,
+                         receiver_phone: str | None = None, province: str | None = None, city: str | None = None,
+                         district: str | None = None, address_detail: str | None = None,
+                         postal_code: str | None = None) -> Order:
+    """Change the shipping address (only the parts given). Before packing anyone with the permission
+    may; from `packed` on the address is locked, and a packed order takes one change after a warehouse
+    lead unlocked it (order_unlock_address), which locks it again. A shipped parcel is with the
+    carrier: its address never changes here (an intercept is the way). An e-waybill requested or
+    issued for the old address must be cancelled first, or the label on the parcel and the order
+    would disagree."""
+    if not actor_has_perm(actor, "orders.change_shipping_address"):
+        raise TransitionForbidden(details={"permission": "orders.change_shipping_address"})
+    reason = _required_reason(reason)
+    cleaned = _clean_address({"receiver_name": receiver_name, "receiver_phone": receiver_phone,
+                              "province": province, "city": city, "district": district,
+                              "address_detail": address_detail, "postal_code": postal_code})
+    order = lock_order(order_id)
+    unlocked = order.address_unlocked_at is not None
+    if order.status not in PRE_SHIPMENT_STATUSES:
+        raise AddressLocked(_("The parcel has left the warehouse; its address can no longer change here."),
+                            details={"status": order.status, "unlockable": False})
+    if order.status == "packed" and not unlocked:
+        raise AddressLocked(details={"status": order.status, "unlockable": True})
+    live = _live_waybill(order)
+    if live is not None:
+        raise WaybillIssued(details={"shipment_id": live.pk, "carrier": live.carrier.code, "state": live.state,
+                                     "tracking_number": live.tracking_number})
+    changed = {name: value for name, value in cleaned.items() if getattr(order, name) != value}
+    if not changed:
+        raise InvalidAddress(_("The new address is the same as the old one."),
+                             details={"_": _field_error("no_change", _("Nothing to change."))})
+
+    before = {name: getattr(order, name) for name in changed}
+    for name, value in changed.items():
+        setattr(order, name, value)
+    update = [*changed, "address_unlocked_at", "updated_at"]
+    if "receiver_phone" in changed:
+        order.phone_tail = phone_tail(order.receiver_phone)
+        update.append("phone_tail")
+    regional = bool(_REGION_FIELDS & set(changed))
+    if regional:
+        order.region_code = ""
+        update.append("region_code")
+    order.address_unlocked_at = None
+    order.save(update_fields=update)
+    resolved = None
+    if regional and order.status in _REVIEWED_STATUSES:
+        # Review resolved the old address; the new one gets the same treatment now (canonical names
+        # and the district's code), because review will not see this order again.
+        resolved = resolve_order_address(order)
+    record_order_event(order, name="address_changed", actor=actor, payload={
+        "reason": reason, "fields": sorted(changed), "before": _masked_address(before),
+        "after": _masked_address({name: getattr(order, name) for name in changed}),
+        "after_unlock": unlocked, "address_resolved": resolved,
+    })
+    return order
+
+
+@transaction.atomic
+def order_unlock_address(*, order_id: int, reason: str, actor) -> Order:
+    """Open a packed order's address for one change. Needs a warehouse lead (orders.unlock_address)
+    and a reason, and is recorded as a manual intervention."""
+    if not actor_has_perm(actor, "orders.unlock_address"):
+        raise TransitionForbidden(details={"permission": "orders.unlock_address"})
+    reason = _required_reason(reason)
+    order = lock_order(order_id)
+    if order.status != "packed":
+        if order.status in PRE_SHIPMENT_STATUSES:
+            raise AddressNotLockable(details={"status": order.status})
+        raise AddressLocked(_("The parcel has left the warehouse; its address can no longer change here."),
+                            details={"status": order.status, "unlockable": False})
+    if order.address_unlocked_at is not None:
+        raise AddressAlreadyUnlocked(details={"unlocked_at": order.address_unlocked_at.isoformat()})
+    order.address_unlocked_at = timezone.now()
+    order.save(update_fields=["address_unlocked_at", "updated_at"])
+    live = _live_waybill(order)
+    _record_event(order, type=OrderEvent.Type.NOTE, name="address_unlocked", actor=actor, is_intervention=True,
+                  at=order.address_unlocked_at,
+                  payload={"reason": reason, "live_waybill": live.tracking_number or live.state if live else None})
+    return order

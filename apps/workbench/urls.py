@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import views, warehouse
 
 app_name = "workbench"
 
@@ -13,4 +13,9 @@ urlpatterns = [
     path("manager/approvals/", views.approval_inbox, name="approval-inbox"),
     path("manager/approvals/<int:request_id>/", views.approval_detail, name="approval-detail"),
     path("manager/approvals/<int:request_id>/<str:act>/", views.approval_act, name="approval-act"),
+    path("warehouse/waves/", warehouse.wave_list, name="wave-list"),
+    path("warehouse/waves/build/", warehouse.wave_build, name="wave-build"),
+    path("warehouse/waves/<int:wave_id>/", warehouse.wave_scan, name="wave-scan"),
+    path("warehouse/waves/<int:wave_id>/scan/", warehouse.wave_scan_submit, name="wave-scan-submit"),
+    path("warehouse/waves/<int:wave_id>/tasks/<int:task_id>/short/", warehouse.task_short, name="task-short"),
 ]

@@ -59,7 +59,7 @@ REVIEW_HOLDS = (HoldType.ADDRESS_UNRESOLVED, HoldType.BLACKLISTED, HoldType.OVER
 HOLD_STATUSES = {
     **{kind: tuple(RESERVABLE_STATUSES) for kind in STOCK_HOLDS},  # the reservation also runs before payment
     **{kind: (OrderStatus.PENDING_REVIEW,) for kind in REVIEW_HOLDS},  # only review opens them
-    HoldType.MISSING_CUSTOMS_DATA: (OrderStatus.PENDING_REVIEW, OrderStatus.READY),
+    HoldType.CUSTOMS_INCOMPLETE: (OrderStatus.PENDING_REVIEW, OrderStatus.READY),
     HoldType.BUYER_REQUEST: (OrderStatus.PENDING_REVIEW, OrderStatus.READY),
     HoldType.MANUAL: (OrderStatus.PENDING_REVIEW, OrderStatus.READY),
     HoldType.SHORT_PICK: (OrderStatus.READY,),
@@ -698,7 +698,7 @@ def test_approval_requests_wait_in_every_shape(seeded):
     assert all(r.order.status == OrderStatus.PENDING_APPROVAL and r.order.shop.code == B2B for r in requests)
 
     regional = shapes[REGIONAL]
-    for request, step in regional:
+    for request, _step in regional:
         assert Decimal("5000") < request.order.grand_total <= Decimal("50000")
         assert request.order.customer.credit_score < 90
     assert any(waiting(step) == ["manager", "manager2"] and step.escalation_count == 0 for _r, step in regional)

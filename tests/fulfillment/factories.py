@@ -41,7 +41,7 @@ def point_at(code: str, url: str) -> Carrier:
 
 
 def shippable_order(status="packed", **kwargs):
-    """An order ready for its e-waybill: picked or packed, its warehouse with sender details."""
+    """An order ready for its e-waybill (packed), its warehouse with sender details."""
     order = OrderFactory(status=status, **kwargs)
     SenderProfileFactory(warehouse=order.warehouse)
     return order
@@ -67,3 +67,60 @@ def valid_payload(carrier, **overrides) -> dict:
     }
     payload.update(overrides)
     return payload
+
+
+# --- waves and picking ----------------------------------------------------------------------------
+
+def stocked_sku(warehouse, *, location: str, quantity: int = 100, lot: str | None = None,
+                expires_in_days: int = 365, **sku_fields):
+    """A SKU with stock received through the real service, at a pick location. With `lot` it is
+    batch-tracked and the stock is that lot."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.inventory.models import StockLevel
+    from tests.factories import SKUFactory, stock_up
+
+    if lot:
+        sku_fields.setdefault("batch_tracked", True)
+        sku_fields.setdefault("shelf_life_days", 720)
+    sku = SKUFactory(**sku_fields)
+    stock_up(warehouse, sku, quantity=quantity, lot=lot,
+             expires_on=timezone.localdate() + timedelta(days=expires_in_days) if lot else None)
+    StockLevel.objects.filter(warehouse=warehouse, sku=sku).update(location_code=location)
+    return sku
+
+
+def add_lot(warehouse, sku, *, lot: str, location: str, quantity: int = 100, expires_in_days: int = 365):
+    """Another lot of a batch-tracked SKU, at its own location."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.inventory.models import StockLevel
+    from tests.factories import stock_up
+
+    stock_up(warehouse, sku, quantity=quantity, lot=lot,
+             expires_on=timezone.localdate() + timedelta(days=expires_in_days))
+    StockLevel.objects.filter(warehouse=warehouse, sku=sku, batch__lot_number=lot).update(location_code=location)
+
+
+def ready_order(shop, lines: dict, *, hours_left: float = 48, **fields):
+    """A reviewed order in `ready` wanting {sku: quantity}, its stock reserved FEFO by the real service."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from apps.inventory.services import reserve_for_order
+    from apps.orders.models import Order, OrderLine
+
+    order = OrderFactory(shop=shop, status="ready", with_line=False,
+                         promised_ship_by=timezone.now() + timedelta(hours=hours_left), **fields)
+    for number, (sku, quantity) in enumerate(lines.items(), start=1):
+        OrderLine.objects.create(order=order, line_no=number, sku=sku, name=sku.name_zh, quantity=quantity,
+                                 unit_price=Decimal("19.90"), line_total=Decimal("19.90") * quantity)
+    with transaction.atomic():  # the service expects its caller's transaction and the order's lock
+        reserve_for_order(order, actor=None, on_shortfall="raise")
+    return Order.objects.get(pk=order.pk)

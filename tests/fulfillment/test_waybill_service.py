@@ -87,16 +87,13 @@ def test_the_carriers_accounts_and_the_cod_account_go_out_with_the_request(fake_
     assert (shipment.cod_amount, shipment.insured_value) == (Decimal("64.70"), Decimal("500.00"))
 
 
-def test_a_picked_order_may_be_labelled_too(fake_carrier):
-    assert request_waybill(shippable_order(status="picked"), "zto").state == Shipment.State.ISSUED
-
-
-@pytest.mark.parametrize("status", ["ready", "picking", "shipped", "cancelled"])
-def test_other_statuses_are_refused(fake_carrier, status):
+@pytest.mark.parametrize("status", ["ready", "picking", "picked", "shipped", "cancelled"])
+def test_only_packed_orders_are_labelled(fake_carrier, status):
+    """The label goes on the packed parcel: only then are its weight and the locked address final."""
     order = shippable_order(status=status)
     with pytest.raises(OrderNotShippable) as caught:
         request_waybill(order)
-    assert caught.value.details == {"status": status, "allowed": ["picked", "packed"]}
+    assert caught.value.details == {"status": status, "allowed": ["packed"]}
     assert_nothing_written(order)
 
 

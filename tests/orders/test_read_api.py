@@ -163,3 +163,25 @@ def test_openapi_schema_and_docs_are_served(api):
     schema = api.get("/api/schema/")
     assert schema.status_code == 200 and b"/api/v1/orders/" in schema.content
     assert api.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.parametrize("name", ["approve", "reject", "require_approval", "start_picking", "finish_picking",
+                                  "return_to_ready", "pack", "ship"])
+def test_steps_with_their_own_flow_cannot_be_forced_through_the_bare_transition(user_client, name):
+    order = OrderFactory(status="pending_approval")
+    client = user_client("manager", shops=[order.shop])
+    response = client.post(f"{URL}{order.pk}/transitions/{name}/", {"reason": "x"}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "transition_has_own_flow"
+    assert Order.objects.get(pk=order.pk).status == "pending_approval"
+
+
+def test_a_person_passing_review_is_routed_to_approval_when_a_policy_applies(user_client):
+    from apps.approvals.models import ApprovalLevel, ApprovalPolicy, ApprovalRequest
+
+    policy = ApprovalPolicy.objects.create(name="all orders", priority=1)
+    ApprovalLevel.objects.create(policy=policy, name="manager", time_limit_hours=4)
+    order = OrderFactory(status="pending_review")
+    lead = user_client("cs_lead", shops=[order.shop])
+    response = lead.post(f"{URL}{order.pk}/transitions/pass_review/", {"reason": "看过了"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "pending_approval"
+    assert ApprovalRequest.objects.get(order=order).state == "pending"

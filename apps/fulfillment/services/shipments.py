@@ -1,4 +1,4 @@
-"""Every write to shipments.
+"""Every write to shipments: the e-waybill, its cancellation, and shipping the packed order.
 
 Locks: a shipment changes only while its order is locked (apps.orders.lock_objects.lock_order), so
 no shipment row is ever locked itself; in the project-wide lock order shipments sit with their
@@ -6,40 +6,50 @@ order, before holds, approvals and stock levels.
 """
 import json
 import uuid
+from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.core.actors import actor_has_perm, actor_label, actor_user
+from apps.orders.errors import TransitionForbidden
 from apps.orders.lock_objects import lock_order
-from apps.orders.services import record_order_event
+from apps.orders.services import record_order_event, transition_locked_order
 
-from .carriers import adapter_for
-from .carriers.base import CarrierAdapter, WaybillAnswer
-from .errors import (
+from ..carriers import adapter_for
+from ..carriers.base import CarrierAdapter, WaybillAnswer
+from ..errors import (
     CarrierRefused,
     CarrierUnavailable,
     OrderNotShippable,
+    PackageMissing,
+    ReasonRequired,
+    ShipmentCancelForbidden,
     ShipmentExists,
+    ShipmentNotCancellable,
+    ShipmentNotIssued,
     ShippingForbidden,
     UnknownCarrier,
 )
-from .models import Carrier, Shipment
-from .waybills import waybill_for_order
+from ..models import Carrier, Package, Shipment
+from ..waybills import waybill_for_order
 
 SHIP_PERMISSION = "orders.ship_order"
-# Packing (which records the weight) comes in a later step; until then a picked order may be
-# labelled too.
-WAYBILL_STATUSES = ("picked", "packed")
+CANCEL_PERMISSION = "fulfillment.change_shipment"
+# The label goes on the packed parcel: only then are its weight and the (now locked) address final.
+WAYBILL_STATUSES = ("packed",)
 LIVE_STATES = (Shipment.State.REQUESTED, Shipment.State.ISSUED)
+GRAMS_PER_KG = Decimal(1000)
 
 
-def shipment_request_waybill(*, order_id: int, carrier_code: str, actor, service_type: str, weight,
+def shipment_request_waybill(*, order_id: int, carrier_code: str, actor, service_type: str, weight=None,
                              cod_amount=None, insured_value=None, cargo_name: str | None = None,
                              packages: int = 1) -> Shipment:
     """Get the order's e-waybill from the carrier and store its answer (tracking number, 三段码,
-    集包地, 大头笔) on a Shipment, noted in the order's history.
+    集包地, 大头笔) on a Shipment, noted in the order's history. The weight (kg) defaults to the
+    weight recorded when the order was packed.
 
     Not one transaction: the carrier call is a network round trip of up to the adapter's timeout,
     and holding the order's row lock over it (on SQLite, the database's only write lock) would
@@ -95,6 +105,11 @@ def _prepare_request(*, order_id, carrier_code, actor, options) -> tuple[Shipmen
         # now say, because its request id stands for that payload.
         return live, adapter, False
 
+    if options["weight"] is None:
+        package = Package.objects.filter(order=order).first()
+        if package is None:
+            raise PackageMissing(details={"order_id": order.pk})
+        options = {**options, "weight": Decimal(package.weight_grams) / GRAMS_PER_KG}
     cleaned = waybill_for_order(order, carrier, **options)
     request_id = uuid.uuid4()
     # Serialised once, so the stored payload is byte for byte what goes over the wire.
@@ -119,6 +134,10 @@ def _store_answer(*, order_id, shipment_id, answer: WaybillAnswer, actor) -> Shi
     shipment = Shipment.objects.select_related("carrier").get(pk=shipment_id)
     if shipment.state == Shipment.State.ISSUED:
         return shipment  # a concurrent replay of the same request stored the same answer first
+    if shipment.state == Shipment.State.CANCELLED:
+        # A lead cancelled the request while the carrier was answering: the waybill the carrier
+        # issued stays unused rather than bringing back a label for an address that may have changed.
+        return shipment
     shipment.tracking_number = answer.tracking_number
     shipment.sort_code = answer.sort_code
     shipment.package_centre = answer.package_centre
@@ -133,3 +152,48 @@ def _store_answer(*, order_id, shipment_id, answer: WaybillAnswer, actor) -> Shi
         "short_address": shipment.short_address,
     })
     return shipment
+
+
+@transaction.atomic
+def shipment_cancel(*, order_id: int, reason: str, actor) -> Shipment:
+    """Void the order's live e-waybill before the parcel leaves (e.g. the buyer's address changed
+    after the label was printed), so a new one can be requested. The carrier is not called: an
+    unused waybill number simply never gets a first scan."""
+    if not actor_has_perm(actor, CANCEL_PERMISSION):
+        raise ShipmentCancelForbidden(details={"permission": CANCEL_PERMISSION})
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired(details={"reason": [{"code": "required", "message": _("Give a reason.")}]})
+    order = lock_order(order_id)
+    shipment = Shipment.objects.select_related("carrier").filter(order=order, state__in=LIVE_STATES).first()
+    if shipment is None or order.status not in ("picked", "packed"):
+        raise ShipmentNotCancellable(details={"status": order.status,
+                                              "shipment_id": shipment.pk if shipment else None})
+    previous = shipment.state
+    shipment.state = Shipment.State.CANCELLED
+    shipment.save(update_fields=["state"])
+    record_order_event(order, name="waybill_cancelled", actor=actor, payload={
+        "shipment_id": shipment.pk, "carrier": shipment.carrier.code, "tracking_number": shipment.tracking_number,
+        "previous_state": previous, "reason": reason[:500],
+    })
+    return shipment
+
+
+@transaction.atomic
+def order_ship(*, order_id: int, actor):
+    """Hand the packed parcel to the carrier: the order needs its package and an issued e-waybill;
+    the `ship` transition then issues the reserved stock (ledger `issue` lines) in this transaction."""
+    if not actor_has_perm(actor, SHIP_PERMISSION):
+        raise TransitionForbidden(details={"transition": "ship", "permission": SHIP_PERMISSION})
+    order = lock_order(order_id)
+    payload = {}
+    if order.status == "packed":  # other statuses: the transition itself names what is allowed
+        if not Package.objects.filter(order=order).exists():
+            raise PackageMissing(details={"order_id": order.pk})
+        shipment = Shipment.objects.select_related("carrier").filter(order=order, state__in=LIVE_STATES).first()
+        if shipment is None or shipment.state != Shipment.State.ISSUED:
+            raise ShipmentNotIssued(details={"shipment_id": shipment.pk if shipment else None,
+                                             "state": shipment.state if shipment else None})
+        payload = {"shipment_id": shipment.pk, "carrier": shipment.carrier.code,
+                   "tracking_number": shipment.tracking_number}
+    return transition_locked_order(order, name="ship", actor=actor, payload=payload)

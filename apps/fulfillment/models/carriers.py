@@ -130,3 +130,23 @@ class Shipment(models.Model):
 
     def __str__(self):
         return self.tracking_number or f"{self.carrier_id}:{self.request_id}"
+
+
+class ShopCarrier(models.Model):
+    """The carrier a shop ships with unless the buyer asked for another one.
+
+    An order's intended carrier is the carrier of its `carrier_<code>` tag (a remark keyword such as
+    顺丰 → carrier_sf), else its shop's default carrier here, else none. Kept in fulfillment, beside
+    the carriers, so the Shop model stays as it is."""
+
+    shop = models.OneToOneField("orders.Shop", verbose_name=_("shop"), on_delete=models.CASCADE,
+                                related_name="default_carrier")
+    carrier = models.ForeignKey(Carrier, verbose_name=_("default carrier"), on_delete=models.PROTECT,
+                                related_name="+")
+
+    class Meta:
+        verbose_name = _("shop's default carrier")
+        verbose_name_plural = _("shops' default carriers")
+
+    def __str__(self):
+        return f"{self.shop_id} → {self.carrier_id}"

@@ -1,0 +1,154 @@
+"""The warehouse clerk's pages: the wave list (with building a wave) and the scanner page of a wave.
+
+The scanner page is made for a USB (keyboard-wedge) scanner on a 360-px handheld: the scanner types
+the code into the focused input and presses Enter, which submits. With htmx the answer replaces
+only the scan panel (the result, the next task, a fresh focused input); without it the form posts
+and redirects back (the result waits in the session), so a reload never scans twice.
+Views read through selectors and write through services; a coded error becomes the red message.
+"""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from apps.core.errors import DomainError
+from apps.fulfillment import selectors, services
+from apps.fulfillment.models import Carrier, Wave
+from apps.fulfillment.models.picking import Urgency
+
+PICK = "orders.pick_order"
+UPCOMING = 5  # tasks listed after the next one, enough to walk ahead without scrolling
+
+
+def _wave_or_404(user, wave_id) -> Wave:
+    try:
+        return selectors.wave_detail(actor=user, wave_id=wave_id)
+    except DomainError:
+        raise Http404 from None
+
+
+def _result_key(wave_id) -> str:
+    return f"scan-result:{wave_id}"
+
+
+@login_required
+@permission_required(PICK, raise_exception=True)
+def wave_list(request):
+    tab = request.GET.get("tab", Wave.State.PICKING)
+    if tab not in Wave.State.values:
+        tab = Wave.State.PICKING
+    waves = list(selectors.wave_list(actor=request.user, state=tab)[:50])
+    return render(request, "workbench/warehouse/wave_list.html", {
+        "tab": tab, "waves": waves,
+        "warehouses": selectors.warehouses_worked_by(request.user).order_by("code"),
+        "carriers": Carrier.objects.filter(is_active=True).order_by("code"),
+        "urgencies": Urgency.choices,
+        "can_build": request.user.has_perm("fulfillment.add_wave"),
+    })
+
+
+@login_required
+@permission_required(PICK, raise_exception=True)
+@require_POST
+def wave_build(request):
+    post = request.POST
+    cut_off = parse_datetime(post.get("cut_off", "")) if post.get("cut_off") else None
+    if cut_off is not None and timezone.is_naive(cut_off):
+        cut_off = timezone.make_aware(cut_off)  # a datetime-local field: the clerk's own time zone
+    try:
+        result = services.wave_create(warehouse_id=_int(post.get("warehouse")), actor=request.user,
+                                      carrier_code=post.get("carrier") or None, urgency=post.get("urgency") or None,
+                                      cut_off=cut_off, size_limit=_int(post.get("size_limit")))
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("workbench:wave-list")
+    wave = result.wave
+    messages.success(request, _("Wave %(wave)s built with %(orders)d orders.") % {
+        "wave": wave.code, "orders": wave.memberships.count()})
+    for skipped in result.skipped:
+        messages.warning(request, _("Order %(order)s skipped: %(why)s") % {"order": skipped["external_id"],
+                                                                            "why": skipped["message"]})
+    return redirect("workbench:wave-scan", wave_id=wave.pk)
+
+
+def _panel_context(request, wave, result=None) -> dict:
+    task = selectors.next_task(wave_id=wave.pk)
+    upcoming = list(selectors.wave_tasks(wave).filter(state="open")[1:UPCOMING + 1]) if task else []
+    units = selectors.wave_units(wave_id=wave.pk)
+    return {"wave": wave, "task": task, "upcoming": upcoming, "units": units, "result": result,
+            "percent": round(100 * units["picked"] / units["wanted"]) if units["wanted"] else 100}
+
+
+@login_required
+@permission_required(PICK, raise_exception=True)
+def wave_scan(request, wave_id):
+    wave = _wave_or_404(request.user, wave_id)
+    result = request.session.pop(_result_key(wave.pk), None)
+    return render(request, "workbench/warehouse/wave_scan.html", _panel_context(request, wave, result))
+
+
+@login_required
+@permission_required(PICK, raise_exception=True)
+@require_POST
+def wave_scan_submit(request, wave_id):
+    wave = _wave_or_404(request.user, wave_id)
+    post = request.POST
+    try:
+        outcome = services.pick_scan(wave_id=wave.pk, barcode=post.get("barcode", ""),
+                                     lot_number=post.get("lot_number", ""), quantity=_int(post.get("quantity")) or 1,
+                                     task_id=_int(post.get("task")), actor=request.user)
+    except DomainError as error:
+        result = {"ok": False, "code": error.code, "message": error.message}
+    else:
+        task = outcome.task
+        result = {"ok": True, "code": "ok", "message": _("%(sku)s %(name)s × %(quantity)d confirmed (%(picked)d of %(wanted)d).") % {
+            "sku": task.sku.code, "name": task.sku.name_zh, "quantity": outcome.quantity,
+            "picked": task.picked_quantity, "wanted": task.quantity}}
+        if outcome.order_finished:
+            result["note"] = _("Order %(order)s is fully picked.") % {"order": task.order.external_id}
+        elif outcome.order_waiting:
+            result["note"] = _("Order %(order)s is picked but on hold: leave it for a warehouse lead.") % {
+                "order": task.order.external_id}
+        if outcome.wave_done:
+            result["note"] = _("The wave is done.")
+    return _answer(request, wave, result)
+
+
+@login_required
+@permission_required(PICK, raise_exception=True)
+@require_POST
+def task_short(request, wave_id, task_id):
+    wave = _wave_or_404(request.user, wave_id)
+    if not wave.tasks.filter(pk=_int(task_id)).exists():
+        raise Http404
+    found = _int(request.POST.get("found"))
+    try:
+        task = services.pick_short(task_id=int(task_id), found=found if found is not None else -1,
+                                   reason=request.POST.get("reason", ""), actor=request.user)
+    except DomainError as error:
+        result = {"ok": False, "code": error.code, "message": error.message}
+    else:
+        result = {"ok": True, "code": "short", "message": _("Short pick of %(sku)s recorded (%(found)d of %(wanted)d); "
+                                                            "the order is on hold for a warehouse lead.") % {
+            "sku": task.sku.code, "found": task.found_quantity, "wanted": task.quantity}}
+    return _answer(request, wave, result)
+
+
+def _answer(request, wave, result):
+    if request.htmx:
+        wave = _wave_or_404(request.user, wave.pk)  # progress after the scan
+        return render(request, "workbench/warehouse/_scan_panel.html", _panel_context(request, wave, result))
+    request.session[_result_key(wave.pk)] = result
+    return redirect(reverse("workbench:wave-scan", kwargs={"wave_id": wave.pk}))
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
