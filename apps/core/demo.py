@@ -60,6 +60,18 @@ from apps.core.money import CENT, ZERO
 from apps.core.phones import normalise_phone, phone_tail
 from apps.customers.addresses import resolve_region
 from apps.customers.models import Address, Customer
+from apps.fulfillment.models import (
+    Carrier,
+    Package,
+    PickTask,
+    ScanLog,
+    SenderProfile,
+    Shipment,
+    ShopCarrier,
+    Wave,
+    WaveOrder,
+)
+from apps.fulfillment.services import wave_create
 from apps.inventory.alerts import DEMAND_DAYS, stock_alerts_refresh
 from apps.inventory.models import Batch, Reservation, StockAlert, StockLevel, StockMove, Warehouse
 from apps.inventory.services import RESERVABLE_STATUSES, allocatable_after, reserve_for_order, stock_quarantine_batch
@@ -314,6 +326,10 @@ SHOPS = [
     ShopSpec("b2b-xinyuan", "鑫源贸易B2B分销平台", Platform.B2B, "HZ1", 0.2, False, 24 * 60, ("HZ1", "GZ2")),
 ]
 SHOP_CODES = [spec.code for spec in SHOPS]
+# Who signs the e-waybills' sender block at each warehouse (name, phone, district).
+WAREHOUSE_SENDERS = {"HZ1": ("鑫源杭州仓", "0571-88776655", "余杭区"), "GZ2": ("鑫源广州仓", "020-36612345", "白云区")}
+SHOP_CARRIERS = {"dy-xinyuan": "zto", "yz-xinyuan": "yto", "b2b-xinyuan": "deppon"}
+DEMO_WAVE_SIZE = 12
 B2B_SHOP = "b2b-xinyuan"
 WAREHOUSE_CODES = [spec.code for spec in WAREHOUSES]
 
@@ -477,9 +493,18 @@ def reset_demo() -> dict[str, int]:
     shops = Shop.objects.filter(code__in=SHOP_CODES)
     orders = Order.objects.filter(shop__in=shops)
     counts = {"orders": orders.count()}
-    # Stock first: the ledger, reservations and levels protect orders, lines, SKUs and warehouses.
     skus = SKU.objects.filter(code__regex=DEMO_SKU_REGEX)
     warehouses = Warehouse.objects.filter(code__in=WAREHOUSE_CODES)
+    # The warehouse floor first: scans, tasks, waves, packages and shipments protect orders,
+    # reservations, levels and warehouses.
+    waves = Wave.objects.filter(warehouse__in=warehouses)
+    ScanLog.objects.filter(wave__in=waves).delete()
+    PickTask.objects.filter(Q(wave__in=waves) | Q(order__in=orders)).delete()
+    WaveOrder.objects.filter(Q(wave__in=waves) | Q(order__in=orders)).delete()
+    counts["waves"] = waves.delete()[1].get(Wave._meta.label, 0)
+    Package.objects.filter(order__in=orders).delete()
+    Shipment.objects.filter(order__in=orders).delete()
+    # Stock next: the ledger, reservations and levels protect orders, lines, SKUs and warehouses.
     levels = StockLevel.objects.filter(Q(sku__in=skus) | Q(warehouse__in=warehouses))
     reservations = Reservation.objects.filter(Q(order_line__order__in=orders) | Q(stock_level__in=levels))
     StockAlert.objects.filter(Q(sku__in=skus) | Q(warehouse__in=warehouses)).delete()
@@ -1711,9 +1736,19 @@ class DemoBuilder:
         cuts = sorted(self.stock_rng.sample(range(1, total), parts - 1)) if parts > 1 else []
         return sorted(b - a for a, b in zip([0, *cuts], [*cuts, total]))
 
+    def pick_location(self, sku, lot_index: int) -> str:
+        """A pick face per SKU and lot: the aisle by product family, the bay by SKU, the shelf level by
+        lot, so a FEFO pick walks one aisle at a time (A-03-2: aisle A, bay 03, level 2)."""
+        family = next(p.family for p in self.products if p.sku.pk == sku.pk)
+        aisle = "ABCDEFGH"[self.family_codes.index(family["code"]) % 8]
+        bay = 1 + self.sku_positions[sku.pk] % 40
+        return f"{aisle}-{bay:02d}-{1 + max(lot_index - 1, 0) % 5}"
+
     def receive_stock(self, plan) -> list[StockLevel]:
         """The opening count: batches, one sellable level per lot, one receipt line per level."""
         rng, texts = self.stock_rng, self.stock_texts
+        self.family_codes = sorted({p.family["code"] for p in self.products})
+        self.sku_positions = {p.sku.pk: n for n, p in enumerate(self.products)}
         clerks = {"HZ1": self.users[roles.WAREHOUSE_CLERK], "GZ2": self.users[roles.WAREHOUSE_LEAD]}
         suppliers = {p.sku.pk: rng.choice(texts["suppliers"][p.family["code"]]) for p in self.products}
         used_lots = defaultdict(set)
@@ -1740,7 +1775,8 @@ class DemoBuilder:
                     batch = Batch(sku=sku, lot_number=lot, manufactured_on=made, expires_on=expires)
                     batch.demo_kind = kind
                     batches.append(batch)
-                level = StockLevel(warehouse=warehouse, sku=sku, batch=batch, on_hand=quantity)
+                level = StockLevel(warehouse=warehouse, sku=sku, batch=batch, on_hand=quantity,
+                                   location_code=self.pick_location(sku, len(used_lots[sku.pk])))
                 clerk = clerks[warehouse.code]
                 scanned[warehouse.code] += 1
                 at = self.opening + timedelta(seconds=5 * scanned[warehouse.code])
@@ -1962,6 +1998,21 @@ class DemoBuilder:
             **{f"{kind} alerts": alerts[kind] for kind in StockAlert.Kind.values},
         }
 
+    def build_warehouse_floor(self):
+        """What a clerk needs on the first morning: each warehouse's sender details for e-waybills,
+        each shop's default carrier, and one wave of the most urgent ready orders in HZ1 to pick."""
+        for spec in WAREHOUSES:
+            warehouse = self.warehouses[spec.code]
+            SenderProfile.objects.create(
+                warehouse=warehouse, name=WAREHOUSE_SENDERS[spec.code][0], phone=WAREHOUSE_SENDERS[spec.code][1],
+                company="鑫源贸易", province=spec.province, city=spec.city,
+                district=WAREHOUSE_SENDERS[spec.code][2], address_detail=spec.address)
+        for shop_code, carrier_code in SHOP_CARRIERS.items():
+            ShopCarrier.objects.create(shop=self.shops[shop_code], carrier=Carrier.objects.get(code=carrier_code))
+        with demo_clock(self.anchor - timedelta(minutes=30)):
+            self.wave = wave_create(warehouse_id=self.warehouses["HZ1"].pk, actor=self.users[roles.WAREHOUSE_CLERK],
+                                    size_limit=DEMO_WAVE_SIZE, now=self.anchor)
+
     def build(self) -> DemoResult:
         self.build_users()
         self.build_places()
@@ -1974,6 +2025,7 @@ class DemoBuilder:
         self.save_orders()
         self.build_stock()
         self.run_journeys()
+        self.build_warehouse_floor()
         stock_alerts_refresh(today=self.today, now=self.anchor)
         shops = list(self.shops.values())
         holds = OrderHold.objects.filter(order__shop__in=shops)

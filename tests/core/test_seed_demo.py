@@ -733,7 +733,8 @@ def test_approval_requests_wait_in_every_shape(seeded):
     # And decided ones: approved by a manager, rejected with a reason, approved automatically.
     decided = ApprovalRequest.objects.exclude(state=ApprovalRequest.State.PENDING).select_related("order__customer")
     approved = [r for r in decided if r.state == "approved" and not r.is_automatic]
-    assert approved and all(r.order.status == OrderStatus.READY for r in approved)
+    # Approved means on to the warehouse: ready, or already in the morning's wave.
+    assert approved and all(r.order.status in (OrderStatus.READY, OrderStatus.PICKING) for r in approved)
     rejected = [r for r in decided if r.state == "rejected"]
     assert rejected and all(r.order.status == OrderStatus.CANCELLED for r in rejected)
     assert all(ApprovalDecision.objects.get(step__request=r, outcome="reject").comment for r in rejected)
@@ -793,3 +794,28 @@ def test_history_went_through_approval_exactly_where_a_policy_asks_for_it(seeded
                     for policy, _reasons in approvals.matching_policies(order))
         assert needs == ("require_approval" in names), order.external_id
         assert order.region_code  # review resolved the address
+
+
+@pytest.mark.django_db
+def test_a_wave_is_ready_to_pick_on_the_first_morning(seeded):
+    from apps.fulfillment.models import SenderProfile, ShopCarrier, Wave
+    from apps.fulfillment.services import pick_scan
+
+    wave = Wave.objects.get(warehouse__code="HZ1")
+    tasks = list(wave.tasks.order_by("sequence").select_related("sku", "batch", "reservation__stock_level"))
+    assert wave.state == "picking" and wave.memberships.count() == len({t.order_id for t in tasks}) > 0
+    assert all(Order.objects.get(pk=t.order_id).status == OrderStatus.PICKING for t in tasks)
+    # A pick path: every task has its shelf, in location order, and is the batch the order reserved.
+    locations = [t.location_code for t in tasks]
+    assert all(locations) and locations == sorted(locations)
+    assert all(t.reservation.stock_level.batch_id == t.batch_id
+               and t.location_code == t.reservation.stock_level.location_code for t in tasks)
+    assert SenderProfile.objects.filter(warehouse__code__in=["HZ1", "GZ2"]).count() == 2
+    assert ShopCarrier.objects.filter(shop__code__in=demo.SHOP_CODES).count() == 3
+    # The clerk can start: scanning the first task's barcode (with its lot) confirms one unit.
+    first = tasks[0]
+    clerk = get_user_model().objects.get(username="warehouse_clerk")
+    pick_scan(wave_id=wave.pk, task_id=first.pk, barcode=first.sku.barcode,
+              lot_number=first.batch.lot_number if first.batch else "", quantity=1, actor=clerk)
+    first.refresh_from_db()
+    assert first.picked_quantity == 1
