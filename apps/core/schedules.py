@@ -6,6 +6,7 @@ SCHEDULES = [
     ("refresh-stock-alerts", "apps.inventory.tasks.refresh_stock_alerts", 60),
     ("audit-waiting-orders", "apps.orders.tasks.audit_waiting_orders", 5),
     ("escalate-overdue-approvals", "apps.approvals.tasks.escalate_overdue_approvals", 5),
+    ("flag-stalled-shipments", "apps.fulfillment.tasks.flag_stalled_shipments", 30),
 ]
 
 

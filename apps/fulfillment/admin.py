@@ -23,7 +23,7 @@ class CarrierAdmin(admin.ModelAdmin):
     list_display = ["code", "name_zh", "name_en", "is_active", "monthly_account", "api_base_url"]
     list_editable = ["is_active"]
     fields = ["code", "name_zh", "name_en", "is_active", "monthly_account", "cod_account", "api_base_url",
-              "tracking_number_pattern", "schema"]
+              "webhook_secret", "tracking_number_pattern", "schema"]
     readonly_fields = ["code", "name_zh", "name_en", "tracking_number_pattern", "schema"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 

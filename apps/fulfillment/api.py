@@ -1,20 +1,28 @@
-"""Warehouse API: waves and their pick tasks, scan confirmation, short picks, packing, e-waybills and
-shipping. Scoped to the warehouses the actor works (out of scope is 404); every write is a service."""
+"""Warehouse API: waves and their pick tasks, scan confirmation, short picks, packing, e-waybills,
+shipping and intercepts. Scoped to the warehouses the actor works (out of scope is 404); every write is
+a service. Also the carriers' tracking webhook, which authenticates by signature, not by user."""
+import json
+
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 
+from apps.core.errors import PayloadTooLarge
 from apps.core.money import ZERO
 from apps.orders.models import Order
 
 from . import selectors, services
-from .errors import PickTaskNotFound, WarehouseNotFound
+from .errors import PickTaskNotFound, TrackingEventInvalid, WarehouseNotFound
 from .models import Package, PickTask, Shipment, Wave
 from .models.picking import Urgency
 from .services.picking import MAX_UNITS_PER_SCAN
+from .services.tracking import SIGNATURE_HEADER, tracking_verify_signature
 from .services.waves import MAX_WAVE_ORDERS
 
 ERROR = inline_serializer("FulfillmentError", {"code": serializers.CharField(), "message": serializers.CharField(),
@@ -173,7 +181,7 @@ class ActionPermission(permissions.BasePermission):
         "list": "fulfillment.view_wave", "retrieve": "fulfillment.view_wave", "create": "fulfillment.add_wave",
         "scan": "orders.pick_order", "short": "orders.pick_order", "release": "orders.pick_order",
         "pack": "orders.pack_order", "waybill": "orders.ship_order", "ship": "orders.ship_order",
-        "cancel_waybill": "fulfillment.change_shipment",
+        "cancel_waybill": "fulfillment.change_shipment", "intercept": "orders.intercept_order",
     }
 
     def has_permission(self, request, view):
@@ -303,6 +311,79 @@ class WarehouseOrderViewSet(viewsets.GenericViewSet):
     def ship(self, request, pk=None):
         order = services.order_ship(order_id=self._order_id(pk), actor=request.user)
         return Response(OrderStatusOut(order).data)
+
+
+    @extend_schema(request=ReasonIn, responses={200: OrderStatusOut, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR,
+                                                503: ERROR})
+    @action(detail=True, methods=["post"])
+    def intercept(self, request, pk=None):
+        """Ask the carrier to stop the parcel. 200: settled (intercepted, or back where it was when the
+        carrier refused). 503 `intercept_unconfirmed`: no answer, the order stays intercepting; post again."""
+        order_id = self._order_id(pk)
+        payload = ReasonIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        order = services.order_request_intercept(order_id=order_id, actor=request.user, **payload.validated_data)
+        return Response(OrderStatusOut(order).data)
+
+
+# --- the carriers' tracking webhook --------------------------------------------------------------
+
+MAX_WEBHOOK_BYTES = 64 * 1024  # one scan is a few hundred bytes
+
+
+class CarrierWebhookThrottle(SimpleRateThrottle):
+    """Per carrier and sending address. Generous: a carrier flushing a backlog posts in bursts, and
+    what this guards against is a runaway sender, not normal traffic."""
+
+    scope = "carrier_webhook"
+    rate = "1200/min"
+
+    def get_cache_key(self, request, view):
+        ident = f"{view.kwargs.get('code', '')}:{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+TrackingAnswer = inline_serializer("TrackingAnswer", {
+    "event_id": serializers.CharField(), "carrier": serializers.CharField(),
+    "tracking_number": serializers.CharField(), "order_id": serializers.IntegerField(),
+    "code": serializers.CharField(), "transition": serializers.CharField(allow_null=True),
+    "from_status": serializers.CharField(), "status": serializers.CharField(),
+    "applied": serializers.ListField(child=serializers.CharField()),
+    "skipped": serializers.CharField(allow_null=True), "closed_hold_id": serializers.IntegerField(allow_null=True),
+})
+
+
+class TrackingWebhookView(APIView):
+    """`POST /api/v1/carriers/<code>/tracking/`: one scan from a carrier (docs/carriers.md).
+
+    Carriers are not users: no session, no token, so no CSRF either (DRF's APIView is exempt, and
+    without SessionAuthentication nothing re-enforces it). The body must be signed with the
+    carrier's shared secret (`X-Orderhub-Signature: sha256=<hex HMAC-SHA256 of the raw body>`),
+    checked before the body is parsed. A redelivered event answers 200 with the first answer and
+    `X-Orderhub-Replay: true`."""
+
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [CarrierWebhookThrottle]
+    parser_classes = []  # the signature covers the raw bytes; the body is read from them
+
+    @extend_schema(request=None, responses={200: TrackingAnswer, 400: ERROR, 401: ERROR, 404: ERROR})
+    def post(self, request, code):
+        raw = request.body
+        if len(raw) > MAX_WEBHOOK_BYTES:
+            raise PayloadTooLarge(details={"max_bytes": MAX_WEBHOOK_BYTES})
+        carrier = tracking_verify_signature(carrier_code=code, raw_body=raw,
+                                            signature=request.headers.get(SIGNATURE_HEADER))
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise TrackingEventInvalid(details={"_": [{"code": "malformed_json",
+                                                       "message": gettext("The body is not JSON.")}]}) from None
+        result = services.tracking_ingest(carrier_code=carrier.code, body=body)
+        response = Response(result.answer)
+        if not result.created:
+            response["X-Orderhub-Replay"] = "true"
+        return response
 
 
 def _visible_task(user, pk) -> PickTask:

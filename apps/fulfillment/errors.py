@@ -179,3 +179,31 @@ class PackageInvalid(ValidationFailed):
 class PackageMissing(Conflict):
     code = "package_missing"
     default_message = _("The order has no recorded package (weight and dimensions); pack it first.")
+
+
+class TrackingCarrierUnknown(NotFound):
+    code = "tracking_carrier_unknown"
+    default_message = _("No such carrier.")
+
+
+class TrackingNumberUnknown(NotFound):
+    code = "tracking_number_unknown"
+    default_message = _("No shipment of ours has this tracking number.")
+
+
+class WebhookSignatureInvalid(DomainError):
+    """The webhook body is not signed with the carrier's shared secret (or the carrier has none)."""
+
+    code = "webhook_signature_invalid"
+    http_status = 401
+    default_message = _("The webhook signature is missing or wrong.")
+
+
+class InterceptUnconfirmed(DomainError):
+    """The carrier could not be asked (or gave no usable answer). The order stays `intercepting`;
+    asking again (the same service, the same endpoint) re-sends the request."""
+
+    code = "intercept_unconfirmed"
+    http_status = 503
+    default_message = _("The carrier could not be reached; the order stays in “intercepting”. "
+                                   "Ask again shortly.")

@@ -11,15 +11,19 @@ It behaves like a carrier where our code depends on it:
   this holds even across a restart of the fake);
 - tracking numbers have each carrier's real shape, and the sort code (三段码), package centre
   (集包地) and short address (大头笔) are derived from the receiver's address, deterministically;
-- an intercept is refused for a parcel it delivered, or a number it never issued.
+- an intercept is refused for a parcel it delivered, or a number it never issued;
+- given a carrier's webhook secret (`app.webhook_secrets[code] = secret`), it signs the webhook
+  body its scan endpoint answers with, in the `X-Orderhub-Signature` header, as the carrier would.
 
 Run it with `manage.py run_fake_carrier --port 8765`; the tests start it on a free port
 (tests/fulfillment/conftest.py).
 """
 import hashlib
+import hmac
 import json
 import re
 import threading
+import urllib.request
 import zlib
 from datetime import datetime, timedelta, timezone
 from socketserver import ThreadingMixIn
@@ -138,6 +142,7 @@ class FakeCarrierApp:
         self.waybills: dict[tuple[str, str], dict] = {}  # (carrier, request_id) -> answer
         self.parcels: dict[tuple[str, str], dict] = {}  # (carrier, tracking_number) -> state
         self.requests: list[tuple[str, str]] = []  # (carrier, action), for tests that count calls
+        self.webhook_secrets: dict[str, str] = {}  # carrier -> the secret its webhooks are signed with
 
     def __call__(self, environ, start_response):
         match = re.fullmatch(r"/([a-z]+)/(waybills|intercepts|parcels/([A-Z0-9]+)/scans)/?",
@@ -160,14 +165,19 @@ class FakeCarrierApp:
                 status, answer = self._intercept(carrier, body)
             else:
                 status, answer = self._scan(carrier, scanned, body)
+                secret = self.webhook_secrets.get(carrier) if status == 200 else None
+                if secret:
+                    data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+                    return self._answer(start_response, status, answer, data=data,
+                                        headers=[(SIGNATURE_HEADER, sign_body(secret, data))])
         return self._answer(start_response, status, answer)
 
     @staticmethod
-    def _answer(start_response, status, body):
+    def _answer(start_response, status, body, *, data=None, headers=()):
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        data = data if data is not None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         start_response(f"{status} {reason}", [("Content-Type", "application/json; charset=utf-8"),
-                                              ("Content-Length", str(len(data)))])
+                                              ("Content-Length", str(len(data))), *headers])
         return [data]
 
     def _waybill(self, carrier, body):
@@ -225,6 +235,14 @@ class FakeCarrierApp:
                      "location": str(body.get("location") or ""), "description": description}
 
 
+SIGNATURE_HEADER = "X-Orderhub-Signature"
+
+
+def sign_body(secret: str, data: bytes) -> str:
+    """The tracking webhook's signature: HMAC-SHA256 of the exact body bytes (docs/carriers.md)."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), data, hashlib.sha256).hexdigest()
+
+
 def _error(code, message, *, field=""):
     return {"error": {"code": code, "message": message, "field": field}}
 
@@ -250,6 +268,17 @@ class FakeCarrierServer:
 
     def base_url(self, carrier_code: str) -> str:
         return f"{self.url}/{carrier_code}"
+
+    def scan(self, carrier_code: str, tracking_number: str, **fields) -> tuple[bytes, str | None]:
+        """Make a parcel move: record a scan (`code`, optional `location`, `occurred_at`) and return
+        the webhook body as raw bytes with its signature (None while the carrier has no secret) —
+        exactly what the carrier would post to our tracking webhook."""
+        request = urllib.request.Request(
+            f"{self.base_url(carrier_code)}/parcels/{tracking_number}/scans", method="POST",
+            data=json.dumps(fields, ensure_ascii=False).encode("utf-8"),
+            headers={"Content-Type": "application/json; charset=utf-8"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.read(), response.headers.get(SIGNATURE_HEADER)
 
     def start(self) -> "FakeCarrierServer":
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="fake-carrier", daemon=True)

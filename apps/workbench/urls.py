@@ -18,4 +18,6 @@ urlpatterns = [
     path("warehouse/waves/<int:wave_id>/", warehouse.wave_scan, name="wave-scan"),
     path("warehouse/waves/<int:wave_id>/scan/", warehouse.wave_scan_submit, name="wave-scan-submit"),
     path("warehouse/waves/<int:wave_id>/tasks/<int:task_id>/short/", warehouse.task_short, name="task-short"),
+    path("warehouse/waves/<int:wave_id>/pdf/<slug:part>/", warehouse.wave_pdf, name="wave-pdf"),
+    path("warehouse/orders/<int:order_id>/pdf/<slug:kind>/", warehouse.order_pdf, name="order-pdf"),
 ]

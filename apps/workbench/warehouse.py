@@ -8,7 +8,7 @@ Views read through selectors and write through services; a coded error becomes t
 """
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,8 +16,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import DomainError
-from apps.fulfillment import selectors, services
+from apps.core.errors import DomainError, NotFound
+from apps.fulfillment import documents, selectors, services
 from apps.fulfillment.models import Carrier, Wave
 from apps.fulfillment.models.picking import Urgency
 
@@ -152,3 +152,47 @@ def _int(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+# --- printed documents (apps.fulfillment.documents) --------------------------------------------------
+
+WAVE_DOCUMENTS = {"wave": documents.WAVE_PARTS, "pick-list": ("pick_list",),
+                  "packing-lists": ("packing_lists",), "labels": ("labels",)}
+ORDER_DOCUMENTS = {"packing-list", "label", "commercial-invoice", "export-packing-list", "declaration-sheet"}
+
+
+def _pdf(render, filename: str) -> HttpResponse:
+    """The PDF inline; out of scope is 404, anything else coded (no waybill yet …) a 409 with its message."""
+    try:
+        pdf = render()
+    except NotFound:
+        raise Http404 from None
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=409, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}.pdf"'
+    return response
+
+
+@login_required
+@permission_required(PICK, raise_exception=True)
+def wave_pdf(request, wave_id, part):
+    if part not in WAVE_DOCUMENTS:
+        raise Http404
+    return _pdf(lambda: documents.wave_pdf(actor=request.user, wave_id=wave_id, parts=WAVE_DOCUMENTS[part]),
+                f"W{wave_id:06d}-{part}")
+
+
+@login_required
+@permission_required(PICK, raise_exception=True)
+def order_pdf(request, order_id, kind):
+    if kind not in ORDER_DOCUMENTS:
+        raise Http404
+    if kind == "packing-list":
+        render = lambda: documents.packing_list_pdf(actor=request.user, order_id=order_id)  # noqa: E731
+    elif kind == "label":
+        render = lambda: documents.shipping_label_pdf(actor=request.user, order_id=order_id)  # noqa: E731
+    else:
+        render = lambda: documents.customs_document_pdf(  # noqa: E731
+            actor=request.user, order_id=order_id, kind=kind.replace("-", "_"))
+    return _pdf(render, f"{order_id}-{kind}")

@@ -30,6 +30,11 @@ class Carrier(TimeStampedModel):
         _("API address"), max_length=200, blank=True,
         help_text=_("Where the carrier adapter sends requests in the format of docs/carriers.md."),
     )
+    webhook_secret = models.CharField(
+        _("webhook secret"), max_length=128, blank=True,
+        help_text=_("Shared with the carrier: it signs each tracking webhook with HMAC-SHA256 of the body "
+                    "under this secret. Empty: the carrier's webhooks are refused."),
+    )
     waybill_schema = models.JSONField(_("e-waybill field schema"), default=dict)
     tracking_number_pattern = models.CharField(_("tracking-number pattern"), max_length=200,
                                                validators=[validate_regex])
