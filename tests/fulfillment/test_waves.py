@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone, translation
+from rest_framework.test import APIClient
 
 from apps.fulfillment import services
 from apps.fulfillment.errors import (
@@ -23,7 +24,7 @@ from apps.fulfillment.errors import (
     WrongItem,
     WrongLot,
 )
-from apps.fulfillment.models import Package, PickTask, ScanLog, Shipment, ShopCarrier, Wave, WaveOrder
+from apps.fulfillment.models import Carrier, Package, PickTask, ScanLog, Shipment, ShopCarrier, Wave, WaveOrder
 from apps.fulfillment.selectors import intended_carrier_code, next_task
 from apps.inventory.models import Reservation, StockLevel, StockMove
 from apps.inventory.services import ledger_matches_levels
@@ -210,7 +211,7 @@ def test_an_order_returned_to_ready_by_the_plain_transition_can_join_a_new_wave(
 
 # --- scanning ------------------------------------------------------------------------------------
 
-def test_the_whole_day_wave_scan_pack_waybill_ship_keeps_the_ledger(floor, fake_carrier):
+def test_the_whole_day_wave_scan_pack_waybill_ship_track_to_delivered_keeps_the_ledger(floor, fake_carrier):
     first = floor.order({floor.food: 2, floor.litter: 1}, hours_left=8)
     second = floor.order({floor.bowl: 3}, hours_left=30)
     wave = floor.wave().wave
@@ -250,6 +251,22 @@ def test_the_whole_day_wave_scan_pack_waybill_ship_keeps_the_ledger(floor, fake_
     assert not Reservation.objects.filter(state="active").exists()
     lot_a = StockLevel.objects.get(sku=floor.food, batch__lot_number="L2405A")
     assert (lot_a.on_hand, lot_a.reserved) == (98, 0)
+
+    # On to the buyer: the carrier's signed scans arrive over the webhook, the order follows them.
+    Carrier.objects.filter(code="zto").update(webhook_secret="zto-secret")
+    fake_carrier.app.webhook_secrets["zto"] = "zto-secret"
+    shipment = Shipment.objects.get(order=first)
+    for code in ("ACCEPT", "DELIVERING", "SIGN"):
+        raw, signature = fake_carrier.scan("zto", shipment.tracking_number, code=code, location="杭州转运中心")
+        response = APIClient().post("/api/v1/carriers/zto/tracking/", data=raw, content_type="application/json",
+                                    HTTP_X_ORDERHUB_SIGNATURE=signature)
+        assert response.status_code == 200, response.json()
+    fake_carrier.app.webhook_secrets.clear()
+    first.refresh_from_db()
+    assert first.status == "delivered"
+    assert [e.name for e in first.events.filter(type="transition").order_by("created_at", "id")][-3:] == [
+        "transit", "out_for_delivery", "deliver"]
+    assert ledger_matches_levels() == []
 
 
 def test_a_wrong_item_is_refused_names_both_products_and_changes_nothing_but_the_log(floor):
