@@ -5,8 +5,8 @@ packing list (装箱单) and the shipping label of an order, a whole wave as one
 cross-border order its commercial invoice, export packing list and declaration sheet.
 
 - Fonts: Chinese is set in Noto Sans SC (OFL-1.1), which the `pylopdf-fonts-zh-cn` package ships
-  as a file; the stylesheet names it in @font-face, so it is embedded (subset) in every PDF and no
-  system CJK font is needed.
+  as a file, and Thai in Noto Sans Thai (OFL-1.1, `pylopdf-fonts-th`); the stylesheet names them in
+  @font-face, so they are embedded (subset) in the PDFs and no system font is needed.
 - Fetching: `StaticOnlyFetcher` serves only our own static files (static/, plus that font file)
   under a private origin; every other URL (http, file, data …) is refused and never opened.
 - Scope: every function takes the acting user and reads through the warehouse selectors, so a
@@ -37,15 +37,19 @@ from .models import PickTask, SenderProfile, Shipment, WaveOrder
 STATIC_ORIGIN = "https://static.orderhub.invalid/"
 STATIC_ROOT = Path(settings.BASE_DIR) / "static"
 FONT_PATH = "fonts/NotoSansSC-Regular.otf"
+# Thai descriptions (the TH customs profile asks for them) are outside Noto Sans SC: a second face
+# the stylesheet lists after it, so Thai glyphs fall back to it.
+THAI_FONT_PATH = "fonts/NotoSansThai.ttf"
 
 LABEL_SIZE_MM = (76, 130)
 
 
 def _packaged_files() -> dict[str, Path]:
     """Static paths served from installed packages rather than static/ (kept out of the repository)."""
+    import pylopdf_fonts_th
     import pylopdf_fonts_zh_cn
 
-    return {FONT_PATH: pylopdf_fonts_zh_cn.sans_path()}
+    return {FONT_PATH: pylopdf_fonts_zh_cn.sans_path(), THAI_FONT_PATH: pylopdf_fonts_th.sans_path()}
 
 
 class ResourceRefused(ValueError):

@@ -303,3 +303,13 @@ def test_invoice_export_packing_list_and_declaration_sheet_agree():
     stranger = make_user("warehouse_clerk", warehouses=[ShopFactory().default_warehouse])
     with pytest.raises(OrderNotFound):
         documents.customs_document_pdf(actor=stranger, order_id=order.pk, kind="commercial_invoice")
+
+
+def test_thai_descriptions_render_in_an_embedded_thai_font():
+    html = ('<link rel="stylesheet" href="documents/documents.css">'
+            '<p>微波炉 Microwave oven เตาอบไมโครเวฟ</p>')
+    pdf = documents.html_to_pdf(html)
+    assert "เตาอบไมโครเวฟ" in text_of(pdf).replace(" ", "")
+    fonts = embedded_fonts(pdf)
+    assert any("OrderHub-Sans-Thai" in name for name in fonts), fonts
+    assert all(kinds for kinds in fonts.values()), fonts  # nothing left to the viewer's fonts
