@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "apps.workbench",
     "apps.fulfillment",
     "apps.customs",
+    "apps.returns",
 ]
 
 MIDDLEWARE = [

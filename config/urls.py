@@ -20,4 +20,5 @@ urlpatterns = [
     path("api/v1/", include("apps.approvals.urls")),
     path("api/v1/", include("apps.fulfillment.urls")),
     path("api/v1/", include("apps.customs.urls")),
+    path("api/v1/", include("apps.returns.urls")),
 ]

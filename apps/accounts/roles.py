@@ -101,9 +101,25 @@ for _role in (CS_AGENT, CS_LEAD, WAREHOUSE_CLERK, WAREHOUSE_LEAD, FINANCE, MANAG
 for _role in (CS_LEAD, WAREHOUSE_LEAD, MANAGER):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _WRITE_CUSTOMS
 
+# Returns (apps.returns): agents open and follow returns, the customer-service lead decides and
+# settles them (refund, exchange, reship, close), the warehouse receives and inspects the goods,
+# finance reads them (refund amounts).
+_READ_RETURNS = {"returns.view_returnrequest", "returns.view_returnline", "returns.view_returnphoto",
+                 "returns.view_returnevent", "returns.view_reasonnode"}
+for _role in (CS_AGENT, CS_LEAD, WAREHOUSE_CLERK, WAREHOUSE_LEAD, FINANCE, MANAGER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _READ_RETURNS
+for _role in (CS_AGENT, CS_LEAD, MANAGER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {"returns.add_returnrequest"}
+for _role in (CS_LEAD, MANAGER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {"returns.approve_returnrequest",
+                                                         "returns.settle_returnrequest"}
+for _role in (WAREHOUSE_CLERK, WAREHOUSE_LEAD, MANAGER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {"returns.receive_returnrequest",
+                                                         "returns.inspect_returnrequest"}
+
 # Admins get every permission of these apps (configuration, users, scopes) plus the job queue.
 ADMIN_APPS = ("accounts", "auth", "customers", "catalog", "inventory", "orders", "approvals", "fulfillment", "customs",
-              "guardian", "django_q")
+              "returns", "guardian", "django_q")
 
 
 def sync_roles(apps=None):

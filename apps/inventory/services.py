@@ -5,7 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -152,6 +152,57 @@ def stock_transfer(*, level_id: int, to_warehouse_id: int, quantity: int, actor,
         _move(target, type=StockMove.Type.TRANSFER, actor=actor, on_hand=quantity, reference=reference),
     ])
     return target
+
+
+def _ensure_level(*, warehouse_id: int, sku_id: int, batch_id: int | None, bucket: str) -> int:
+    """The pk of this place's level, created empty on first use (not locked: the caller locks all
+    of its levels together). A concurrent creator loses on the unique constraint in its savepoint."""
+    lookup = {"warehouse_id": warehouse_id, "sku_id": sku_id, "batch_id": batch_id, "bucket": bucket}
+    pk = StockLevel.objects.filter(**lookup).values_list("pk", flat=True).first()
+    if pk is None:
+        try:
+            with transaction.atomic():
+                pk = StockLevel.objects.create(**lookup).pk
+        except IntegrityError:
+            pk = StockLevel.objects.filter(**lookup).values_list("pk", flat=True).get()
+    return pk
+
+
+@transaction.atomic
+def stock_return_in(*, items, actor, order_id: int | None = None, reference: str = "", note: str = "") -> list[StockLevel]:
+    """Returned goods back in: each item {warehouse_id, sku_id, batch_id (None for a batch-less SKU),
+    quantity, bucket ("sellable" or "quarantine"), scrap (bool)} writes a `return_in` ledger line on
+    the level of its batch. Good units of a batch quarantined meanwhile go to its quarantine level;
+    a scrapped item is taken into the quarantine level and written off there (`scrap`) in the same
+    transaction, so the ledger shows what came back and where it went. All levels are locked in one
+    statement by pk, after whatever the caller locked first (its order)."""
+    items = list(items)
+    batch_ids = {item.get("batch_id") for item in items} - {None}
+    quarantined = set(Batch.objects.filter(pk__in=batch_ids, quarantined_at__isnull=False).values_list("pk", flat=True))
+    places = []
+    for item in items:
+        quantity = _check_quantity(item["quantity"])
+        bucket = item.get("bucket", SELLABLE)
+        if bucket not in (SELLABLE, QUARANTINE):
+            raise UnknownStockLevel(details={"bucket": bucket})
+        if item.get("scrap") or item.get("batch_id") in quarantined:
+            bucket = QUARANTINE
+        level_id = _ensure_level(warehouse_id=item["warehouse_id"], sku_id=item["sku_id"],
+                                 batch_id=item.get("batch_id"), bucket=bucket)
+        places.append((level_id, quantity, bool(item.get("scrap"))))
+    levels = lock_levels({level_id for level_id, _q, _s in places})
+    moves = []
+    for level_id, quantity, scrap in places:
+        level = levels[level_id]
+        _change_level(level, on_hand=quantity)
+        moves.append(_move(level, type=StockMove.Type.RETURN_IN, actor=actor, on_hand=quantity, order_id=order_id,
+                           reference=reference, note=note))
+        if scrap:
+            _change_level(level, on_hand=-quantity)
+            moves.append(_move(level, type=StockMove.Type.SCRAP, actor=actor, on_hand=-quantity, order_id=order_id,
+                               reference=reference, note=note))
+    StockMove.objects.bulk_create(moves)
+    return [levels[level_id] for level_id, _q, _s in places]
 
 
 # --- reservations -----------------------------------------------------------------------------
