@@ -9,7 +9,7 @@ from apps.returns import services
 from apps.returns.models import ReasonNode, ReturnEvent, ReturnLine, ReturnPhoto, ReturnRequest
 from apps.returns.reasons import load_reason_tree, read_reason_tree
 from apps.core.errors import DomainError
-from tests.factories import OrderFactory, SKUFactory, make_user
+from tests.factories import OrderFactory
 
 from .conftest import photo
 
