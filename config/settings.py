@@ -203,6 +203,12 @@ SPECTACULAR_SETTINGS = {
         "WaveStateEnum": "apps.fulfillment.models.Wave.State",
         "PickTaskStateEnum": "apps.fulfillment.models.PickTask.State",
         "ShipmentStateEnum": "apps.fulfillment.models.Shipment.State",
+        "ReturnKindEnum": "apps.returns.models.ReturnKind",
+        "ReturnStateEnum": "apps.returns.models.ReturnState",
+        "InspectionOutcomeEnum": "apps.returns.models.InspectionOutcome",
+        "ApprovalRequestStateEnum": "apps.approvals.models.ApprovalRequest.State",
+        "ApprovalDecisionOutcomeEnum": "apps.approvals.models.ApprovalDecision.Outcome",
+        "ApprovalAssignmentKindEnum": "apps.approvals.models.ApprovalAssignment.Kind",
     },
 }
 

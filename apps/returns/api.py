@@ -5,7 +5,9 @@ JSON string and up to 6 `photos` files (checked by content: JPEG, PNG or WebP, a
 Multipart streams files to disk instead of inflating them 4/3 in a base64 JSON body.
 """
 import json
+from datetime import datetime, time, timedelta
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
@@ -197,7 +199,8 @@ class ReturnStepView(APIView):
     permission_classes = [permissions.IsAuthenticated, MethodPermission]
     required = {"POST": "returns.view_returnrequest"}
 
-    @extend_schema(request=StepIn, responses={200: ReturnOut, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR})
+    @extend_schema(operation_id="v1_returns_step", request=StepIn,
+                   responses={200: ReturnOut, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR})
     def post(self, request, return_id, step):
         if step not in STEPS:
             return Response({"code": "unknown_step", "message": str(_("Unknown step.")),
@@ -218,3 +221,29 @@ class ReasonListView(APIView):
         nodes = selectors.reason_tree().select_related("parent")
         leaves = selectors.leaf_codes()
         return Response([{**ReasonOut(node).data, "is_leaf": node.code in leaves} for node in nodes])
+
+
+class AnalyticsIn(serializers.Serializer):
+    since = serializers.DateField(help_text=_("First day (inclusive)"))
+    until = serializers.DateField(help_text=_("Last day (inclusive)"))
+
+    def validate(self, attrs):
+        if attrs["until"] < attrs["since"]:
+            raise serializers.ValidationError({"until": _("Must not be before the first day.")}, code="invalid")
+        return attrs
+
+
+class ReasonAnalyticsView(APIView):
+    """Return reasons over a date range (local days): by category, by reason, by SKU, and the share
+    of "other"."""
+
+    permission_classes = [permissions.IsAuthenticated, MethodPermission]
+    required = {"GET": "returns.view_returnrequest"}
+
+    @extend_schema(parameters=[AnalyticsIn], responses={200: dict, 400: ERROR})
+    def get(self, request):
+        period = AnalyticsIn(data=request.query_params)
+        period.is_valid(raise_exception=True)
+        start = timezone.make_aware(datetime.combine(period.validated_data["since"], time.min))
+        end = timezone.make_aware(datetime.combine(period.validated_data["until"] + timedelta(days=1), time.min))
+        return Response(selectors.reason_analytics(actor=request.user, since=start, until=end))

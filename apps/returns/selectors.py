@@ -1,6 +1,9 @@
 """Reads of returns, scoped like their orders (apps.orders.selectors.orders_visible_to): whoever may
 see an order may see its returns; out of scope reads as "not found"."""
-from django.db.models import Prefetch, QuerySet
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, QuerySet, Sum
 
 from apps.orders.selectors import orders_visible_to
 
@@ -48,3 +51,61 @@ def leaf_codes() -> set[str]:
     nodes = list(reason_tree().values_list("code", "parent__code"))
     parents = {parent for _code, parent in nodes if parent}
     return {code for code, _parent in nodes if code not in parents}
+
+
+def _category_of(nodes: dict[int, ReasonNode]) -> dict[int, ReasonNode]:
+    """Each node's top-level category."""
+    top = {}
+    for node in nodes.values():
+        root = node
+        while root.parent_id is not None:
+            root = nodes[root.parent_id]
+        top[node.pk] = root
+    return top
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    return (Decimal(part * 100) / whole).quantize(Decimal("0.1")) if whole else None
+
+
+def reason_analytics(*, actor, since: datetime, until: datetime) -> dict:
+    """Why goods came back between `since` (inclusive) and `until` (exclusive), over the returns the
+    actor may see: requests and units by category and by reason, units by SKU and reason, and the
+    share of requests filed under an "other" leaf — the figure the reason tree exists to shrink.
+    Rejected requests count too: they are still what buyers said."""
+    requests = returns_visible_to(actor).filter(created_at__gte=since, created_at__lt=until)
+    per_reason = {row["reason_id"]: row for row in requests.values("reason_id").annotate(requests=Count("pk"))}
+    units = dict(ReturnLine.objects.filter(request__in=requests).values("request__reason_id")
+                 .annotate(units=Sum("quantity")).values_list("request__reason_id", "units"))
+    nodes = {node.pk: node for node in ReasonNode.objects.all()}  # a small tree: read it once
+    category_of = _category_of(nodes)
+    total = sum(row["requests"] for row in per_reason.values())
+    by_reason, by_category = [], {}
+    for reason_id, row in per_reason.items():
+        reason, category = nodes[reason_id], category_of[reason_id]
+        by_reason.append({"reason": reason.code, "name_zh": reason.name_zh, "name_en": reason.name_en,
+                          "category": category.code, "is_other": reason.requires_text,
+                          "requests": row["requests"], "units": units.get(reason_id, 0),
+                          "share": _share(row["requests"], total)})
+        bucket = by_category.setdefault(category.code, {"category": category.code, "name_zh": category.name_zh,
+                                                        "name_en": category.name_en, "requests": 0, "units": 0})
+        bucket["requests"] += row["requests"]
+        bucket["units"] += units.get(reason_id, 0)
+    for bucket in by_category.values():
+        bucket["share"] = _share(bucket["requests"], total)
+    other = sum(row["requests"] for row in by_reason if row["is_other"])
+    by_sku = [
+        {"sku": row["order_line__sku__code"], "reason": row["request__reason__code"], "units": row["units"],
+         "requests": row["requests"]}
+        for row in ReturnLine.objects.filter(request__in=requests)
+        .values("order_line__sku__code", "request__reason__code")
+        .annotate(units=Sum("quantity"), requests=Count("request", distinct=True))
+        .order_by("order_line__sku__code", "-units", "request__reason__code")
+    ]
+    return {
+        "since": since, "until": until, "requests": total, "other_requests": other,
+        "other_share": _share(other, total),
+        "by_category": sorted(by_category.values(), key=lambda b: (-b["requests"], b["category"])),
+        "by_reason": sorted(by_reason, key=lambda r: (-r["requests"], r["reason"])),
+        "by_sku": by_sku,
+    }
