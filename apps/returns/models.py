@@ -128,7 +128,7 @@ class ReturnRequest(TimeStampedModel):
             models.CheckConstraint(condition=Q(kind__in=ReturnKind.values), name="returnrequest_kind_known"),
             models.CheckConstraint(condition=Q(state__in=ReturnState.values), name="returnrequest_state_known"),
             models.CheckConstraint(condition=Q(refund_amount__gte=0), name="returnrequest_refund_non_negative"),
-            models.CheckConstraint(condition=Q(refund_amount=0) | Q(kind__in=list(REFUND_KINDS)),
+            models.CheckConstraint(condition=Q(refund_amount=0) | Q(kind__in=sorted(REFUND_KINDS)),
                                    name="returnrequest_refund_only_for_refund_kinds"),
         ]
         indexes = [models.Index(fields=["order", "state"], name="returnrequest_order_state"),
