@@ -615,3 +615,71 @@ def finish_bench(db: BenchDatabase, figures: dict, *, keep_db: bool, server: Gun
         except Exception as exc:  # noqa: BLE001
             warn(f"could not drop the bench database {db.name}: {exc}")
     print_json_line(figures)
+
+
+# --- the warehouse benches' floor ------------------------------------------------------------------
+
+PICK_PRODUCTS = ["成猫粮", "幼猫粮", "豆腐猫砂", "膨润土猫砂", "冻干鸡肉", "猫条", "狗粮", "磨牙棒", "宠物湿巾", "陶瓷碗"]
+
+
+def seed_pick_floor(*, tag: str, warehouse_code: str, barcode_prefix: str, sku_count: int, stock_per_lot: int,
+                    orders: int, max_units: int, number_base: int, rng, receiver, ship_by) -> dict:
+    """What the warehouse benches pick from: a warehouse with a clerk who works it, a shop, SKUs
+    (every third batch-tracked, in two lots) in stock at pick locations, and `orders` paid ready
+    orders of 1–3 lines reserved FEFO. `receiver(number)` gives an order's receiver fields,
+    `ship_by(now, number)` its promised ship-by."""
+    import secrets
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.contrib.auth.models import Group
+    from django.db import transaction
+    from django.utils import timezone
+    from guardian.shortcuts import assign_perm
+
+    from apps.accounts.models import User
+    from apps.catalog.models import SKU
+    from apps.customers.models import Customer
+    from apps.inventory.models import StockLevel, Warehouse
+    from apps.inventory.services import reserve_for_order, stock_receive
+    from apps.orders.models import Order, OrderLine, Shop
+
+    warehouse = Warehouse.objects.create(code=warehouse_code, name="基准一号仓")
+    shop = Shop.objects.create(code=f"bench-{tag}", name="基准宠物店", platform="douyin", default_warehouse=warehouse)
+    clerk = User.objects.create_user("bench-clerk", password=secrets.token_urlsafe(16))
+    clerk.groups.add(Group.objects.get(name="warehouse_clerk"))
+    assign_perm("inventory.work_warehouse", clerk, warehouse)
+    customer = Customer.objects.create(code=f"douyin:bench-{tag}", name="基准买家", phone="13800138000")
+    today = timezone.localdate()
+    skus = []
+    for i in range(sku_count):
+        tracked = i % 3 == 0
+        sku = SKU.objects.create(code=f"{tag.upper()}-{i:03d}", barcode=f"{barcode_prefix}{i:010d}",
+                                 name_zh=f"{PICK_PRODUCTS[i % 10]} {i}", batch_tracked=tracked,
+                                 shelf_life_days=720 if tracked else None)
+        lots = [("L%03dA" % i, 200), ("L%03dB" % i, 400)] if tracked else [("", None)]
+        for lot, days in lots:
+            stock_receive(warehouse_id=warehouse.pk, sku_id=sku.pk, quantity=stock_per_lot, actor=None, lot_number=lot,
+                          expires_on=today + timedelta(days=days) if days else None)
+        skus.append(sku)
+    # A pick face per level: zone, aisle, shelf, in the order a picker walks them.
+    for n, level in enumerate(StockLevel.objects.filter(warehouse=warehouse).order_by("sku__code", "pk")):
+        StockLevel.objects.filter(pk=level.pk).update(
+            location_code=f"{'ABCD'[n % 4]}-{n // 4 % 20 + 1:02d}-{n % 5 + 1}")
+
+    now = timezone.now()
+    for number in range(orders):
+        chosen = rng.sample(skus, rng.randint(1, 3))
+        quantities = [rng.randint(1, max_units) for _ in chosen]
+        goods = sum((Decimal("19.90") * q for q in quantities), Decimal("0.00"))
+        with transaction.atomic():
+            order = Order.objects.create(
+                shop=shop, external_id=f"dy_{number_base + number}", platform="douyin", customer=customer,
+                warehouse=warehouse, status="ready", status_changed_at=now, payment_status="paid",
+                province="浙江省", city="杭州市", goods_total=goods, grand_total=goods, paid_amount=goods,
+                placed_at=now, paid_at=now, promised_ship_by=ship_by(now, number), **receiver(number))
+            for line_no, (sku, quantity) in enumerate(zip(chosen, quantities), start=1):
+                OrderLine.objects.create(order=order, line_no=line_no, sku=sku, name=sku.name_zh, quantity=quantity,
+                                         unit_price=Decimal("19.90"), line_total=Decimal("19.90") * quantity)
+            reserve_for_order(order, actor=None, on_shortfall="raise")
+    return {"warehouse": warehouse, "shop": shop, "clerk": clerk, "skus": skus}

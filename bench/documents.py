@@ -21,12 +21,10 @@ import cProfile
 import io
 import pstats
 import random
-import secrets
 import sys
 import time
 import traceback
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ next to the benchmarks
@@ -40,6 +38,7 @@ from _common import (  # noqa: E402  (bench/ is not a package; its helper sits b
     functions_by_own_time,
     print_correctness,
     require_at_least_one,
+    seed_pick_floor,
     start_bench,
     verdict,
     warn_if_machine_busy,
@@ -47,7 +46,6 @@ from _common import (  # noqa: E402  (bench/ is not a package; its helper sits b
 
 TARGET_WAVE_SECONDS = 60  # packing lists of a 500-order wave, one PDF
 SKU_COUNT = 60
-PRODUCTS = ["成猫粮", "幼猫粮", "豆腐猫砂", "膨润土猫砂", "冻干鸡肉", "猫条", "狗粮", "磨牙棒", "宠物湿巾", "陶瓷碗"]
 NAMES = ["王伟", "李娜", "张敏", "刘洋", "陈静", "欧阳娜娜", "赵磊", "黄丽"]
 
 
@@ -67,63 +65,21 @@ def parse_args(argv):
 
 
 def seed(*, orders: int, rng: random.Random) -> dict:
-    from django.contrib.auth.models import Group
-    from django.db import transaction
-    from django.utils import timezone
-    from guardian.shortcuts import assign_perm
-
-    from apps.accounts.models import User
-    from apps.catalog.models import SKU
-    from apps.customers.models import Customer
     from apps.fulfillment.models import SenderProfile
     from apps.fulfillment.services import wave_create
-    from apps.inventory.models import StockLevel, Warehouse
-    from apps.inventory.services import reserve_for_order, stock_receive
-    from apps.orders.models import Order, OrderLine, Shop
 
-    warehouse = Warehouse.objects.create(code="BENCH-DOC", name="基准一号仓")
-    SenderProfile.objects.create(warehouse=warehouse, name="杭州一号仓", phone="0571-88886666",
+    floor = seed_pick_floor(
+        tag="doc", warehouse_code="BENCH-DOC", barcode_prefix="691", sku_count=SKU_COUNT, stock_per_lot=5000,
+        orders=orders, max_units=3, number_base=8000000000, rng=rng,
+        receiver=lambda number: {"receiver_name": rng.choice(NAMES),
+                                 "receiver_phone": f"138{rng.randint(0, 99999999):08d}", "phone_tail": "0000",
+                                 "district": "西湖区", "address_detail": f"文三路 {number + 1} 号"},
+        ship_by=lambda now, number: now + timedelta(hours=12, minutes=number))
+    SenderProfile.objects.create(warehouse=floor["warehouse"], name="杭州一号仓", phone="0571-88886666",
                                  company="示例商贸有限公司", province="浙江省", city="杭州市", district="余杭区",
                                  address_detail="仓前街道文一西路 1 号")
-    shop = Shop.objects.create(code="bench-doc", name="基准宠物店", platform="douyin", default_warehouse=warehouse)
-    clerk = User.objects.create_user("bench-clerk", password=secrets.token_urlsafe(16))
-    clerk.groups.add(Group.objects.get(name="warehouse_clerk"))
-    assign_perm("inventory.work_warehouse", clerk, warehouse)
-    customer = Customer.objects.create(code="douyin:bench-doc", name="基准买家", phone="13800138000")
-    today = timezone.localdate()
-    skus = []
-    for i in range(SKU_COUNT):
-        tracked = i % 3 == 0
-        sku = SKU.objects.create(code=f"DOC-{i:03d}", barcode=f"691{i:010d}", name_zh=f"{PRODUCTS[i % 10]} {i}",
-                                 batch_tracked=tracked, shelf_life_days=720 if tracked else None)
-        lots = [("L%03dA" % i, 200), ("L%03dB" % i, 400)] if tracked else [("", None)]
-        for lot, days in lots:
-            stock_receive(warehouse_id=warehouse.pk, sku_id=sku.pk, quantity=5000, actor=None, lot_number=lot,
-                          expires_on=today + timedelta(days=days) if days else None)
-        skus.append(sku)
-    for n, level in enumerate(StockLevel.objects.filter(warehouse=warehouse).order_by("sku__code", "pk")):
-        StockLevel.objects.filter(pk=level.pk).update(
-            location_code=f"{'ABCD'[n % 4]}-{n // 4 % 20 + 1:02d}-{n % 5 + 1}")
-
-    now = timezone.now()
-    for number in range(orders):
-        chosen = rng.sample(skus, rng.randint(1, 3))
-        quantities = [rng.randint(1, 3) for _ in chosen]
-        goods = sum((Decimal("19.90") * q for q in quantities), Decimal("0.00"))
-        with transaction.atomic():
-            order = Order.objects.create(
-                shop=shop, external_id=f"dy_{8000000000 + number}", platform="douyin", customer=customer,
-                warehouse=warehouse, status="ready", status_changed_at=now, payment_status="paid",
-                receiver_name=rng.choice(NAMES), receiver_phone=f"138{rng.randint(0, 99999999):08d}",
-                phone_tail="0000", province="浙江省", city="杭州市", district="西湖区",
-                address_detail=f"文三路 {number + 1} 号", goods_total=goods, grand_total=goods, paid_amount=goods,
-                placed_at=now, paid_at=now, promised_ship_by=now + timedelta(hours=12, minutes=number))
-            for line_no, (sku, quantity) in enumerate(zip(chosen, quantities), start=1):
-                OrderLine.objects.create(order=order, line_no=line_no, sku=sku, name=sku.name_zh, quantity=quantity,
-                                         unit_price=Decimal("19.90"), line_total=Decimal("19.90") * quantity)
-            reserve_for_order(order, actor=None, on_shortfall="raise")
-    wave = wave_create(warehouse_id=warehouse.pk, actor=clerk, size_limit=orders).wave
-    return {"clerk_id": clerk.pk, "wave_id": wave.pk}
+    wave = wave_create(warehouse_id=floor["warehouse"].pk, actor=floor["clerk"], size_limit=orders).wave
+    return {"clerk_id": floor["clerk"].pk, "wave_id": wave.pk}
 
 
 def verify(pdf: bytes, wave_id: int) -> tuple[list[str], int]:

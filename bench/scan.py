@@ -34,7 +34,6 @@ import sys
 import time
 import traceback
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ next to the benchmarks
@@ -52,6 +51,7 @@ from _common import (  # noqa: E402  (bench/ is not a package; its helper sits b
     print_failures,
     print_phase,
     require_at_least_one,
+    seed_pick_floor,
     start_bench,
     verdict,
     warn_if_machine_busy,
@@ -60,7 +60,6 @@ from _common import (  # noqa: E402  (bench/ is not a package; its helper sits b
 TARGET_P95_MS = 50  # server time of one scan confirmation
 SKU_COUNT = 80
 WARM_UP_SCANS = 10  # the first scans of a phase fill caches and open connections: not counted
-PRODUCTS = ["成猫粮", "幼猫粮", "豆腐猫砂", "膨润土猫砂", "冻干鸡肉", "猫条", "狗粮", "磨牙棒", "宠物湿巾", "陶瓷碗"]
 
 
 def parse_args(argv):
@@ -82,62 +81,18 @@ def parse_args(argv):
 
 def seed(*, orders_per_wave: int, waves: int, rng: random.Random) -> dict:
     """Warehouse, shop, clerk, SKUs with stock at locations, ready reserved orders, the waves."""
-    from django.contrib.auth.models import Group
-    from django.db import transaction
-    from django.utils import timezone
-    from guardian.shortcuts import assign_perm
-
-    from apps.accounts.models import User
-    from apps.catalog.models import SKU
-    from apps.customers.models import Customer
     from apps.fulfillment.services import wave_create
-    from apps.inventory.models import StockLevel, Warehouse
-    from apps.inventory.services import reserve_for_order, stock_receive
-    from apps.orders.models import Order, OrderLine, Shop
 
-    warehouse = Warehouse.objects.create(code="BENCH-WH", name="基准一号仓")
-    shop = Shop.objects.create(code="bench-scan", name="基准宠物店", platform="douyin", default_warehouse=warehouse)
-    clerk = User.objects.create_user("bench-clerk", password=secrets.token_urlsafe(16))
-    clerk.groups.add(Group.objects.get(name="warehouse_clerk"))
-    assign_perm("inventory.work_warehouse", clerk, warehouse)
-    customer = Customer.objects.create(code="douyin:bench-scan", name="基准买家", phone="13800138000")
-    today = timezone.localdate()
-    skus = []
-    for i in range(SKU_COUNT):
-        tracked = i % 3 == 0
-        sku = SKU.objects.create(code=f"SCAN-{i:03d}", barcode=f"690{i:010d}", name_zh=f"{PRODUCTS[i % 10]} {i}",
-                                 batch_tracked=tracked, shelf_life_days=720 if tracked else None)
-        lots = [("L%03dA" % i, 200), ("L%03dB" % i, 400)] if tracked else [("", None)]
-        for lot, days in lots:
-            stock_receive(warehouse_id=warehouse.pk, sku_id=sku.pk, quantity=2000, actor=None, lot_number=lot,
-                          expires_on=today + timedelta(days=days) if days else None)
-        skus.append(sku)
-    # A pick face per level: zone, aisle, shelf, in the order a picker walks them.
-    for n, level in enumerate(StockLevel.objects.filter(warehouse=warehouse).order_by("sku__code", "pk")):
-        StockLevel.objects.filter(pk=level.pk).update(
-            location_code=f"{'ABCD'[n % 4]}-{n // 4 % 20 + 1:02d}-{n % 5 + 1}")
-
-    now = timezone.now()
-    for number in range(orders_per_wave * waves):
-        chosen = rng.sample(skus, rng.randint(1, 3))
-        quantities = [rng.randint(1, 2) for _ in chosen]
-        goods = sum((Decimal("19.90") * q for q in quantities), Decimal("0.00"))
-        with transaction.atomic():
-            order = Order.objects.create(
-                shop=shop, external_id=f"dy_{9000000000 + number}", platform="douyin", customer=customer,
-                warehouse=warehouse, status="ready", status_changed_at=now, payment_status="paid",
-                receiver_name="王伟", receiver_phone="13812345678", phone_tail="5678", province="浙江省",
-                city="杭州市", district="余杭区", address_detail="文一西路 1 号", goods_total=goods,
-                grand_total=goods, paid_amount=goods, placed_at=now, paid_at=now,
-                promised_ship_by=now + timedelta(hours=12 + number))
-            for line_no, (sku, quantity) in enumerate(zip(chosen, quantities), start=1):
-                OrderLine.objects.create(order=order, line_no=line_no, sku=sku, name=sku.name_zh, quantity=quantity,
-                                         unit_price=Decimal("19.90"), line_total=Decimal("19.90") * quantity)
-            reserve_for_order(order, actor=None, on_shortfall="raise")
-    built = [wave_create(warehouse_id=warehouse.pk, actor=clerk, size_limit=orders_per_wave).wave
+    floor = seed_pick_floor(
+        tag="scan", warehouse_code="BENCH-WH", barcode_prefix="690", sku_count=SKU_COUNT, stock_per_lot=2000,
+        orders=orders_per_wave * waves, max_units=2, number_base=9000000000, rng=rng,
+        receiver=lambda number: {"receiver_name": "王伟", "receiver_phone": "13812345678", "phone_tail": "5678",
+                                 "district": "余杭区", "address_detail": "文一西路 1 号"},
+        ship_by=lambda now, number: now + timedelta(hours=12 + number))
+    built = [wave_create(warehouse_id=floor["warehouse"].pk, actor=floor["clerk"], size_limit=orders_per_wave).wave
              for _ in range(waves)]
-    return {"clerk_id": clerk.pk, "warehouse_id": warehouse.pk, "wave_ids": [w.pk for w in built],
-            "barcodes": [sku.barcode for sku in skus]}
+    return {"clerk_id": floor["clerk"].pk, "warehouse_id": floor["warehouse"].pk, "wave_ids": [w.pk for w in built],
+            "barcodes": [sku.barcode for sku in floor["skus"]]}
 
 
 def scan_plan(wave_id: int, barcodes: list[str], wrong_every: int) -> list[tuple[dict, bool]]:
