@@ -116,10 +116,8 @@ class ApprovalDetailOut(ApprovalListOut):
         return ContextOut(selectors.approval_context(obj)).data
 
     def get_current_step(self, obj) -> dict | None:
-        for step in obj.steps.all():
-            if step.state == "pending":
-                return {"id": step.pk, "name": step.name, "due_at": step.due_at}
-        return None
+        step = selectors.current_step(obj)
+        return {"id": step.pk, "name": step.name, "due_at": step.due_at} if step else None
 
 
 class DecideIn(serializers.Serializer):
@@ -206,7 +204,7 @@ class ApprovalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(request=WithdrawIn, responses={200: ApprovalDetailOut, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR})
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
-        selectors.approval_detail(user=request.user, request_id=_int_or_404(pk))  # out of scope: 404
+        selectors.ensure_in_scope(user=request.user, request_id=_int_or_404(pk))  # out of scope: 404
         return self._act(pk, WithdrawIn, lambda rid, data: services.approval_withdraw(
             request_id=rid, actor=request.user, reason=data["reason"]))
 

@@ -67,6 +67,13 @@ def inbox_counts(*, user) -> dict[str, int]:
     return {"mine": pending.filter(waiting_for(user)).count(), "pending": pending.count()}
 
 
+def ensure_in_scope(*, user, request_id: int) -> None:
+    """Not found unless the user may see the request (a check before acting, without the detail's
+    prefetches)."""
+    if not approval_requests_visible_to(user).filter(pk=request_id).exists():
+        raise ApprovalNotFound(details={"request_id": request_id})
+
+
 def approval_detail(*, user, request_id: int) -> ApprovalRequest:
     request = (
         approval_requests_visible_to(user)
@@ -167,6 +174,11 @@ def approval_context(request: ApprovalRequest) -> dict:
     }
 
 
+def current_step(request: ApprovalRequest) -> ApprovalStep | None:
+    """The step waiting for signers, from the request's (prefetched) steps."""
+    return next((s for s in request.steps.all() if s.state == ApprovalStep.State.PENDING), None)
+
+
 @dataclass
 class Actions:
     """What the page offers this user on this request (the services check again when they act)."""
@@ -181,7 +193,7 @@ def actions_for(request: ApprovalRequest, user) -> Actions:
     from .services import signer_problem
 
     pending = request.state == ApprovalRequest.State.PENDING
-    step = next((s for s in request.steps.all() if s.state == ApprovalStep.State.PENDING), None) if pending else None
+    step = current_step(request) if pending else None
     own = request.order.created_by_id is not None and request.order.created_by_id == user.pk
     mine = step is not None and any(a.user_id == user.pk and a.state == ApprovalAssignment.State.PENDING
                                     for a in step.assignments.all())
@@ -201,7 +213,7 @@ def signer_candidates(request: ApprovalRequest) -> list:
 
     if request.state != ApprovalRequest.State.PENDING:
         return []
-    step = next((s for s in request.steps.all() if s.state == ApprovalStep.State.PENDING), None)
+    step = current_step(request)
     # Everyone already waiting on the step or who has answered it is out: they have their say.
     taken = {a.user_id for a in step.assignments.all() if a.state != ApprovalAssignment.State.HANDED_OVER} if step else set()
     return [user for user in shop_approvers(request.order) if user.pk not in taken]

@@ -269,8 +269,9 @@ def _require_signer(order, step, actor, *, step_id=None):
     assignment = _my_assignment(step, actor)
     if assignment is None:
         raise NotAnApprover(details={"step_id": step.pk})
-    if signer_problem(actor, order, shop_scoped=False) is not None:
-        raise NotAnApprover(details={"step_id": step.pk, "why": signer_problem(actor, order, shop_scoped=False)})
+    problem = signer_problem(actor, order, shop_scoped=False)
+    if problem is not None:
+        raise NotAnApprover(details={"step_id": step.pk, "why": problem})
     return assignment
 
 

@@ -1739,8 +1739,7 @@ class DemoBuilder:
     def pick_location(self, sku, lot_index: int) -> str:
         """A pick face per SKU and lot: the aisle by product family, the bay by SKU, the shelf level by
         lot, so a FEFO pick walks one aisle at a time (A-03-2: aisle A, bay 03, level 2)."""
-        family = next(p.family for p in self.products if p.sku.pk == sku.pk)
-        aisle = "ABCDEFGH"[self.family_codes.index(family["code"]) % 8]
+        aisle = "ABCDEFGH"[self.family_codes.index(self.sku_families[sku.pk]) % 8]
         bay = 1 + self.sku_positions[sku.pk] % 40
         return f"{aisle}-{bay:02d}-{1 + max(lot_index - 1, 0) % 5}"
 
@@ -1749,6 +1748,7 @@ class DemoBuilder:
         rng, texts = self.stock_rng, self.stock_texts
         self.family_codes = sorted({p.family["code"] for p in self.products})
         self.sku_positions = {p.sku.pk: n for n, p in enumerate(self.products)}
+        self.sku_families = {p.sku.pk: p.family["code"] for p in self.products}
         clerks = {"HZ1": self.users[roles.WAREHOUSE_CLERK], "GZ2": self.users[roles.WAREHOUSE_LEAD]}
         suppliers = {p.sku.pk: rng.choice(texts["suppliers"][p.family["code"]]) for p in self.products}
         used_lots = defaultdict(set)

@@ -94,9 +94,7 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
             details={"transition": name, "status": order.status, "allowed": available},
         )
     if name in HOLD_BLOCKED_TRANSITIONS:
-        open_holds = list(order.holds.filter(released_at__isnull=True).values("id", "type", "reason"))
-        if open_holds:
-            raise OrderOnHold(details={"transition": name, "holds": open_holds})
+        _refuse_if_on_hold(order, name)
 
     now = timezone.now()
     from_status = order.status
@@ -121,6 +119,12 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
     elif order.status == "pending_review":
         schedule_audit(order.pk)
     return order
+
+
+def _refuse_if_on_hold(order, name):
+    open_holds = list(order.holds.filter(released_at__isnull=True).values("id", "type", "reason"))
+    if open_holds:
+        raise OrderOnHold(details={"transition": name, "holds": open_holds})
 
 
 def transition_locked_order(order, *, name, actor, reason="", payload=None, is_intervention=False) -> Order:
@@ -418,10 +422,10 @@ def _leave_review(order, *, actor, reason, is_intervention=False) -> Order:
     if not actor_has_perm(actor, TRANSITION_PERMISSIONS["pass_review"]):
         raise TransitionForbidden(details={"transition": "pass_review",
                                            "permission": TRANSITION_PERMISSIONS["pass_review"]})
-    if order.status == "pending_review" and order.holds.filter(released_at__isnull=True).exists():
-        raise OrderOnHold(details={"transition": "pass_review", "holds": list(
-            order.holds.filter(released_at__isnull=True).values("id", "type", "reason"))})
-    routing = approval_open_for_order(order) if order.status == "pending_review" else None
+    routing = None
+    if order.status == "pending_review":  # otherwise the transition below refuses with the allowed list
+        _refuse_if_on_hold(order, "pass_review")
+        routing = approval_open_for_order(order)
     if routing is not None and routing.needs_approval:
         return _apply_transition(order, name="require_approval", actor=actor, reason=reason,
                                  payload={"approval_request": routing.request.pk}, is_intervention=is_intervention)

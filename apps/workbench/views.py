@@ -84,7 +84,7 @@ def approval_act(request, request_id, act):
     if act not in ACTIONS:
         raise Http404
     try:
-        approval_selectors.approval_detail(user=request.user, request_id=request_id)  # out of scope: 404
+        approval_selectors.ensure_in_scope(user=request.user, request_id=request_id)  # out of scope: 404
     except DomainError:
         raise Http404 from None
     try:
