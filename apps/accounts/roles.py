@@ -49,7 +49,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     CS_AGENT: _READ_ORDERS
     | _READ_CUSTOMERS
     | {"orders.add_order", "orders.cancel_order", "orders.intercept_order", "orders.add_orderhold",
-       "orders.change_shipping_address"},
+       "orders.change_shipping_address", "orders.record_complaint"},
     # Clerks open short-pick holds; finance opens and settles credit holds.
     WAREHOUSE_CLERK: _READ_ORDERS
     | _STOCK_LEDGER

@@ -5,11 +5,30 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.models import TimeStampedModel
 
 
+class Category(models.Model):
+    """A product category (品类). Return-reason suggestions learn from a category's history when a
+    SKU has little of its own."""
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name_zh = models.CharField(_("Chinese name"), max_length=64)
+    name_en = models.CharField(_("English name"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.code} {self.name_zh}"
+
+
 class SKU(TimeStampedModel):
     code = models.CharField(_("SKU code"), max_length=64, unique=True)
     barcode = models.CharField(_("barcode"), max_length=64, unique=True, null=True, blank=True)
     name_zh = models.CharField(_("Chinese name"), max_length=200)
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
+    category = models.ForeignKey(Category, verbose_name=_("category"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="skus")
     unit = models.CharField(_("unit"), max_length=16, default="件")
     weight_grams = models.PositiveIntegerField(_("weight (g)"), default=0)
     shelf_life_days = models.PositiveIntegerField(_("shelf life (days)"), null=True, blank=True)

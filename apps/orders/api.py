@@ -254,6 +254,10 @@ class HoldIn(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
+class ComplaintIn(serializers.Serializer):
+    text = serializers.CharField(max_length=2000)
+
+
 class HoldReleaseIn(serializers.Serializer):
     resolution = serializers.CharField(max_length=500)
 
@@ -361,6 +365,18 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         payload.is_valid(raise_exception=True)
         hold = services.order_hold_open(order_id=order_id, actor=request.user, **payload.validated_data)
         return Response(HoldOut(hold).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ComplaintIn, responses={201: OrderDetailOut, 400: ERROR, 403: ERROR, 404: ERROR})
+    @action(detail=True, methods=["post"], url_path="complaints")
+    def record_complaint(self, request, pk=None):
+        """What the buyer complained about (return-reason suggestions read it)."""
+        order_id = selectors.order_detail(actor=request.user, order_id=_int_or_404(pk)).pk
+        payload = ComplaintIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.order_record_complaint(order_id=order_id, text=payload.validated_data["text"], actor=request.user)
+        response = self._detail_response(order_id)
+        response.status_code = status.HTTP_201_CREATED
+        return response
 
     @extend_schema(request=HoldReleaseIn, responses={200: HoldOut, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR})
     @action(detail=True, methods=["post"], url_path=r"holds/(?P<hold_id>\d+)/release")

@@ -321,6 +321,7 @@ class Order(TimeStampedModel):
             ("view_personal_data", _("Can see full phone numbers and addresses")),
             ("change_shipping_address", _("Can change an order's shipping address")),
             ("unlock_address", _("Can unlock the address of a packed order")),
+            ("record_complaint", _("Can record a buyer's complaint on an order")),
         ]
 
     def __str__(self):

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.actors import actor_has_perm, actor_label, actor_user
+from apps.core.errors import ValidationFailed
 from apps.core.money import ZERO
 from apps.core.phones import InvalidPhone, normalise_phone, phone_tail
 from apps.core.privacy import mask_detail, mask_name, mask_phone
@@ -194,6 +195,22 @@ def order_pay(*, order_id: int, actor, amount=None, paid_at=None) -> Order:
     changes = _payment_changes(order, amount=amount, paid_at=paid_at)
     return _apply_transition(order, name="pay", actor=actor, changes=changes,
                              payload={"amount": str(changes["paid_amount"])})
+
+
+COMPLAINT_EVENT = "complaint"
+
+
+@transaction.atomic
+def order_record_complaint(*, order_id: int, text: str, actor) -> OrderEvent:
+    """What the buyer complained about, in their words, on the order's timeline. Return-reason
+    suggestions read these (apps.returns.suggestions)."""
+    if not actor_has_perm(actor, "orders.record_complaint"):
+        raise TransitionForbidden(details={"permission": "orders.record_complaint"})
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed(code="complaint_text_required", details={"text": text})
+    order = lock_order(order_id)
+    return record_order_event(order, name=COMPLAINT_EVENT, actor=actor, payload={"text": text[:2000]})
 
 
 @transaction.atomic

@@ -24,6 +24,7 @@ from apps.orders.selectors import orders_visible_to
 from . import selectors, services
 from .errors import ReturnLinesInvalid
 from .models import ReasonNode, ReturnEvent, ReturnKind, ReturnLine, ReturnPhoto, ReturnRequest
+from .suggestions import suggest_reasons
 
 # --- output -------------------------------------------------------------------------------------
 
@@ -221,6 +222,36 @@ class ReasonListView(APIView):
         nodes = selectors.reason_tree().select_related("parent")
         leaves = selectors.leaf_codes()
         return Response([{**ReasonOut(node).data, "is_leaf": node.code in leaves} for node in nodes])
+
+
+class SuggestionsIn(serializers.Serializer):
+    order = serializers.IntegerField(help_text=_("The order being returned"))
+    lines = serializers.CharField(required=False, allow_blank=True, default="",
+                                  help_text=_("Order line ids, comma-separated (all lines when empty)"))
+
+    def validate_lines(self, value) -> list[int]:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(part.isdigit() for part in parts):
+            raise serializers.ValidationError(_("Order line ids must be numbers."), code="invalid")
+        return [int(part) for part in parts]
+
+
+class ReasonSuggestionsView(APIView):
+    """The three likeliest reasons for returning an order's lines, each with the signals behind its
+    score (apps.returns.suggestions)."""
+
+    permission_classes = [permissions.IsAuthenticated, MethodPermission]
+    required = {"GET": "returns.add_returnrequest"}
+
+    @extend_schema(parameters=[SuggestionsIn], responses={200: dict, 400: ERROR, 404: ERROR})
+    def get(self, request):
+        query = SuggestionsIn(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        order = orders_visible_to(request.user).filter(pk=query.validated_data["order"]).first()
+        if order is None:
+            raise OrderNotFound(details={"order_id": query.validated_data["order"]})
+        ranked = suggest_reasons(order=order, order_line_ids=query.validated_data["lines"] or None)
+        return Response({"order": order.pk, "suggestions": [suggestion.as_dict() for suggestion in ranked]})
 
 
 class AnalyticsIn(serializers.Serializer):

@@ -39,6 +39,9 @@ class ReasonNode(models.Model):
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     platform_codes = models.JSONField(_("platform codes"), default=dict, blank=True,
                                       help_text=_("Platform → that platform's reason code or label."))
+    keywords = models.JSONField(
+        _("complaint keywords"), default=list, blank=True,
+        help_text=_("Words in a buyer's earlier complaint that point to this reason (suggestions)."))
     requires_text = models.BooleanField(_("requires text"), default=False,
                                         help_text=_("An “other” leaf: the request must say what happened."))
     is_active = models.BooleanField(_("active"), default=True)

@@ -12,7 +12,8 @@ from django.conf import settings
 from .models import CODE_PATTERN, MAX_LEVEL
 
 FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "returns" / "reasons.json"
-NODE_KEYS = {"code", "name_zh", "name_en", "platform_codes", "requires_text", "is_active", "children"}
+NODE_KEYS = {"code", "name_zh", "name_en", "platform_codes", "requires_text", "is_active", "keywords",
+             "children"}
 
 
 class ReasonTreeInvalid(ValueError):
@@ -51,11 +52,17 @@ def read_reason_tree(path: Path = FIXTURE) -> list[dict]:
                 problems.append(f"{code}: only leaves may require text")
             if level == 1 and not children:
                 problems.append(f"{code}: a category needs reasons")
+            keywords = node.get("keywords", [])
+            if not isinstance(keywords, list) or not all(isinstance(k, str) and k.strip() for k in keywords):
+                problems.append(f"{code}: keywords must be a list of words")
+            elif keywords and children:
+                problems.append(f"{code}: only leaves carry keywords")
             if not isinstance(node.get("platform_codes", {}), dict):
                 problems.append(f"{code}: platform_codes must be an object")
             flat.append({"code": code, "parent": parent_code, "level": level, "position": position,
                          "name_zh": node.get("name_zh", ""), "name_en": node.get("name_en", ""),
                          "platform_codes": node.get("platform_codes", {}),
+                         "keywords": node.get("keywords", []) if isinstance(node.get("keywords"), list) else [],
                          "requires_text": bool(node.get("requires_text")), "is_active": node.get("is_active", True)})
             walk(children, code, level + 1)
 
@@ -71,9 +78,11 @@ def read_reason_tree(path: Path = FIXTURE) -> list[dict]:
 
 def load_reason_tree(ReasonNode, path: Path = FIXTURE) -> int:
     nodes = read_reason_tree(path)
+    # An early migration's historical model lacks fields added later (keywords): load what it has.
+    fields = {field.name for field in ReasonNode._meta.get_fields()}
     by_code = {}
     for node in nodes:
-        values = dict(node)
+        values = {key: value for key, value in node.items() if key in fields or key in ("parent", "code")}
         parent_code = values.pop("parent")
         code = values.pop("code")
         values["parent"] = by_code[parent_code] if parent_code else None
