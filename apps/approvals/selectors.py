@@ -12,6 +12,7 @@ from apps.core.money import ZERO, to_money
 from apps.orders.audit import open_receivables
 from apps.orders.models import Order, OrderStatus, Shop
 from apps.orders.selectors import orders_visible_to
+from apps.returns.models import ReturnRequest, ReturnState
 
 from .errors import ApprovalNotFound
 from .models import ApprovalAssignment, ApprovalDecision, ApprovalRequest, ApprovalStep
@@ -129,16 +130,21 @@ def customer_history(customer, *, exclude_order_id=None, now=None) -> dict:
     """The customer's last 12 months: orders, money, and how many came back."""
     since = (now or timezone.now()) - timedelta(days=HISTORY_DAYS)
     orders = Order.objects.filter(customer=customer, placed_at__gte=since).exclude(pk=exclude_order_id)
-    figures = orders.aggregate(
+    # A return request counts unless it was rejected; an order counts once however it came back.
+    came_back = (Q(status__in=["refused", "intercepted"]) | Q(payment_status__in=["refunded", "partially_refunded"])
+                 | Q(has_return=True))
+    figures = orders.annotate(has_return=Exists(
+        ReturnRequest.objects.filter(order=OuterRef("pk")).exclude(state=ReturnState.REJECTED))).aggregate(
         orders=Count("pk"),
         amount=Sum("grand_total"),
         completed=Count("pk", filter=Q(status__in=["delivered", "completed"])),
         cancelled=Count("pk", filter=Q(status__in=["cancelled", "expired"])),
         refused=Count("pk", filter=Q(status__in=["refused", "intercepted"])),
         refunded=Count("pk", filter=Q(payment_status__in=["refunded", "partially_refunded"])),
+        with_returns=Count("pk", filter=Q(has_return=True)),
+        returned=Count("pk", filter=came_back),
     )
     figures["amount"] = to_money(figures["amount"] or 0)
-    figures["returned"] = figures["refused"] + figures["refunded"]
     figures["return_rate"] = (Decimal(figures["returned"] * 100) / figures["orders"]).quantize(Decimal("0.1")) \
         if figures["orders"] else None
     labels = dict(OrderStatus.choices)

@@ -54,7 +54,7 @@ from apps.accounts import roles
 from apps.approvals.examples import install_example_policies
 from apps.approvals.models import ApprovalDecision, ApprovalPolicy, ApprovalRequest
 from apps.approvals.services import approval_decide, approval_escalate_overdue, policy_reasons
-from apps.catalog.models import SKU
+from apps.catalog.models import SKU, Category
 from apps.core.actors import SYSTEM_LABEL
 from apps.core.money import CENT, ZERO
 from apps.core.phones import normalise_phone, phone_tail
@@ -68,6 +68,7 @@ from apps.fulfillment.models import (
     SenderProfile,
     Shipment,
     ShopCarrier,
+    TrackingEvent,
     Wave,
     WaveOrder,
 )
@@ -76,6 +77,8 @@ from apps.inventory.alerts import DEMAND_DAYS, stock_alerts_refresh
 from apps.inventory.models import Batch, Reservation, StockAlert, StockLevel, StockMove, Warehouse
 from apps.inventory.services import RESERVABLE_STATUSES, allocatable_after, reserve_for_order, stock_quarantine_batch
 from apps.orders.audit import OPEN_FOR_CREDIT_EXCLUDED
+from apps.returns.demo import build_demo_returns
+from apps.returns.models import ReturnRequest
 from apps.orders.models import (
     PRE_SHIPMENT_STATUSES,
     TERMINAL_STATUSES,
@@ -503,7 +506,11 @@ def reset_demo() -> dict[str, int]:
     WaveOrder.objects.filter(Q(wave__in=waves) | Q(order__in=orders)).delete()
     counts["waves"] = waves.delete()[1].get(Wave._meta.label, 0)
     Package.objects.filter(order__in=orders).delete()
+    TrackingEvent.objects.filter(shipment__order__in=orders).delete()
     Shipment.objects.filter(order__in=orders).delete()
+    # Returns protect their orders, the linked exchange and reship orders, and order lines.
+    counts["returns"] = ReturnRequest.objects.filter(Q(order__in=orders) | Q(linked_order__in=orders)).delete()[1].get(
+        ReturnRequest._meta.label, 0)
     # Stock next: the ledger, reservations and levels protect orders, lines, SKUs and warehouses.
     levels = StockLevel.objects.filter(Q(sku__in=skus) | Q(warehouse__in=warehouses))
     reservations = Reservation.objects.filter(Q(order_line__order__in=orders) | Q(stock_level__in=levels))
@@ -783,6 +790,9 @@ class DemoBuilder:
                 if combos[family["code"]] and len(picked) < self.o.skus:
                     picked.append(combos[family["code"]].pop())
         picked.sort(key=lambda c: (c[0]["code"], c[1], c[3]))
+        categories = {family["code"]: Category.objects.update_or_create(
+            code=family["code"], defaults={"name_zh": family["name_zh"], "name_en": family["name_en"]})[0]
+            for family in families}
         self.products: list[_Product] = []
         for seq, (family, item_no, item, variant_no, variant) in enumerate(picked, start=1):
             price = Decimal(item["price"]) * Decimal(variant["price"])
@@ -801,6 +811,7 @@ class DemoBuilder:
                 barcode=body + ean_check_digit(body),
                 name_zh=f"{item['zh']} {variant['zh']}",
                 name_en=f"{item['en']}, {variant['en']}",
+                category=categories[family["code"]],
                 unit=variant.get("unit") or item.get("unit") or "件",
                 weight_grams=int(item["weight_g"] * Decimal(variant["weight"])),
                 shelf_life_days=shelf_life,
@@ -2026,6 +2037,8 @@ class DemoBuilder:
         self.build_stock()
         self.run_journeys()
         self.build_warehouse_floor()
+        returns = build_demo_returns(seed=self.o.seed, anchor=self.anchor, shops=list(self.shops.values()),
+                                     users=self.users)
         stock_alerts_refresh(today=self.today, now=self.anchor)
         shops = list(self.shops.values())
         holds = OrderHold.objects.filter(order__shop__in=shops)
@@ -2038,6 +2051,7 @@ class DemoBuilder:
             "holds": holds.count(), "open holds": holds.filter(released_at__isnull=True).count(),
             "approval requests": requests.count(),
             "waiting for approval": requests.filter(state=ApprovalRequest.State.PENDING).count(),
+            **returns,
         }
         return DemoResult(counts=counts, stock=self.stock_summary(), tokens=tokens)
 

@@ -23,7 +23,14 @@ from apps.orders.selectors import orders_visible_to
 
 from . import selectors, services
 from .errors import ReturnLinesInvalid
-from .models import ReasonNode, ReturnEvent, ReturnKind, ReturnLine, ReturnPhoto, ReturnRequest
+from .models import (
+    ReasonNode,
+    ReturnEvent,
+    ReturnKind,
+    ReturnLine,
+    ReturnPhoto,
+    ReturnRequest,
+)
 from .suggestions import suggest_reasons
 
 # --- output -------------------------------------------------------------------------------------
@@ -177,20 +184,6 @@ class ReturnDetailView(APIView):
         return _detail(request, return_id)
 
 
-STEPS = {
-    "approve": lambda rid, actor, v: services.return_approve(return_id=rid, actor=actor, note=v["note"]),
-    "reject": lambda rid, actor, v: services.return_reject(return_id=rid, actor=actor, reason=v["reason"]),
-    "await_return": lambda rid, actor, v: services.return_await(return_id=rid, actor=actor,
-                                                                tracking_no=v["tracking_no"]),
-    "receive": lambda rid, actor, v: services.return_receive(return_id=rid, actor=actor,
-                                                             tracking_no=v["tracking_no"]),
-    "inspect": lambda rid, actor, v: services.return_inspect(
-        return_id=rid, actor=actor, outcomes=[dict(item) for item in v.get("outcomes", [])]),
-    "refund": lambda rid, actor, v: services.return_refund(return_id=rid, actor=actor),
-    "exchange": lambda rid, actor, v: services.return_exchange(return_id=rid, actor=actor),
-    "reship": lambda rid, actor, v: services.return_reship(return_id=rid, actor=actor),
-    "close": lambda rid, actor, v: services.return_close(return_id=rid, actor=actor, note=v["note"]),
-}
 
 
 class ReturnStepView(APIView):
@@ -203,13 +196,13 @@ class ReturnStepView(APIView):
     @extend_schema(operation_id="v1_returns_step", request=StepIn,
                    responses={200: ReturnOut, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR})
     def post(self, request, return_id, step):
-        if step not in STEPS:
+        if step not in services.STEP_SERVICES:
             return Response({"code": "unknown_step", "message": str(_("Unknown step.")),
-                             "details": {"step": step, "known": sorted(STEPS)}}, status=status.HTTP_404_NOT_FOUND)
+                             "details": {"step": step, "known": sorted(services.STEP_SERVICES)}}, status=status.HTTP_404_NOT_FOUND)
         selectors.return_detail(actor=request.user, return_id=return_id)  # scope first: out of scope is 404
         payload = StepIn(data=request.data)
         payload.is_valid(raise_exception=True)
-        STEPS[step](return_id, request.user, payload.validated_data)
+        services.STEP_SERVICES[step](return_id, request.user, payload.validated_data)
         return _detail(request, return_id)
 
 

@@ -1,5 +1,7 @@
 """Reads of returns, scoped like their orders (apps.orders.selectors.orders_visible_to): whoever may
 see an order may see its returns; out of scope reads as "not found"."""
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -8,7 +10,14 @@ from django.db.models import Count, Prefetch, QuerySet, Sum
 from apps.orders.selectors import orders_visible_to
 
 from .errors import ReturnNotFound
-from .models import ReasonNode, ReturnEvent, ReturnLine, ReturnRequest
+from .models import (
+    FINAL_STATES,
+    ReasonNode,
+    ReturnEvent,
+    ReturnLine,
+    ReturnRequest,
+    ReturnState,
+)
 
 
 def returns_visible_to(actor) -> QuerySet[ReturnRequest]:
@@ -40,6 +49,37 @@ def return_detail(*, actor, return_id: int) -> ReturnRequest:
     if request is None:
         raise ReturnNotFound(details={"return_id": return_id})
     return request
+
+
+@dataclass
+class LineTotals:
+    """What has become of an order line's units in returns: returned by requests that were not
+    rejected, and the open requests holding the line."""
+
+    returned: int = 0
+    open_request_ids: set[int] = field(default_factory=set)
+
+
+def line_return_totals(order_line_ids) -> dict[int, LineTotals]:
+    totals = defaultdict(LineTotals)
+    rows = (ReturnLine.objects.filter(order_line_id__in=list(order_line_ids))
+            .exclude(request__state=ReturnState.REJECTED)
+            .values_list("order_line_id", "quantity", "request_id", "request__state"))
+    for line_id, quantity, request_id, state in rows:
+        totals[line_id].returned += quantity
+        if state not in FINAL_STATES:
+            totals[line_id].open_request_ids.add(request_id)
+    return totals
+
+
+def returnable_lines(order) -> list[dict]:
+    """Each line of a shipped order with what may still be returned (an order ships whole, so a
+    line's shipped quantity is its ordered quantity) and the open request holding it, if any."""
+    lines = list(order.lines.select_related("sku").order_by("line_no"))
+    totals = line_return_totals(line.pk for line in lines)
+    return [{"line": line, "returned": totals[line.pk].returned,
+             "returnable": max(line.quantity - totals[line.pk].returned, 0),
+             "open_request_ids": sorted(totals[line.pk].open_request_ids)} for line in lines]
 
 
 def reason_tree() -> QuerySet[ReasonNode]:

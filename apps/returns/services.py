@@ -6,7 +6,6 @@ request and settling it also leave a note on the order's own timeline (record_or
 
 Validation happens before the first write, so a refused request writes nothing (no rows, no files).
 """
-from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from io import BytesIO
 from uuid import uuid4
@@ -22,7 +21,11 @@ from apps.core.money import CENT, ZERO
 from apps.inventory.models import StockLevel, StockMove
 from apps.inventory.services import stock_return_in
 from apps.orders.lock_objects import lock_order
-from apps.orders.services import order_create, record_order_event, transition_locked_order
+from apps.orders.services import (
+    order_create,
+    record_order_event,
+    transition_locked_order,
+)
 
 from .errors import (
     InspectionInvalid,
@@ -42,7 +45,6 @@ from .errors import (
     TooManyPhotos,
 )
 from .models import (
-    FINAL_STATES,
     InspectionOutcome,
     ReasonNode,
     ReturnEvent,
@@ -50,8 +52,8 @@ from .models import (
     ReturnLine,
     ReturnPhoto,
     ReturnRequest,
-    ReturnState,
 )
+from .selectors import line_return_totals
 
 # Goods have left the warehouse: shipped and everything after it, refused and intercepted parcels
 # included (they come back physically). Not "intercepting": the intercept's outcome is pending.
@@ -211,18 +213,13 @@ def return_create(*, order_id: int, kind: str, lines, reason_code: str, reason_t
         raise ReturnLinesInvalid(details={"problems": [{"order_line_id": pk, "code": "not_on_order"}
                                                        for pk in foreign]})
 
-    earlier = (ReturnLine.objects.filter(order_line_id__in=list(wanted))
-               .exclude(request__state=ReturnState.REJECTED).values("order_line_id", "quantity", "request_id",
-                                                                    "request__state"))
-    returned, open_requests = defaultdict(int), defaultdict(set)
-    for row in earlier:
-        returned[row["order_line_id"]] += row["quantity"]
-        if row["request__state"] not in FINAL_STATES:
-            open_requests[row["order_line_id"]].add(row["request_id"])
+    totals = line_return_totals(wanted)
+    open_requests = {pk: t.open_request_ids for pk, t in totals.items() if t.open_request_ids}
     if open_requests:
         raise ReturnAlreadyOpen(details={"lines": [
             {"order_line_id": pk, "line_no": order_lines[pk].line_no, "return_ids": sorted(ids)}
             for pk, ids in sorted(open_requests.items())]})
+    returned = {pk: totals[pk].returned for pk in wanted}
     # An order ships whole (issue_for_order refuses a partly reserved order), so a shipped line's
     # shipped quantity is its ordered quantity.
     exceeded = []
@@ -467,4 +464,17 @@ def return_close(*, return_id: int, actor, note: str = "") -> ReturnRequest:
     return _apply(request, "close", actor=actor, payload={"note": note} if note else None)
 
 
-SETTLE_SERVICES = {"refund": return_refund, "exchange": return_exchange, "reship": return_reship}
+# The steps by name with their form values (note, reason, tracking_no, outcomes): the API and the
+# pages take the same steps the same way.
+STEP_SERVICES = {
+    "approve": lambda rid, actor, v: return_approve(return_id=rid, actor=actor, note=v["note"]),
+    "reject": lambda rid, actor, v: return_reject(return_id=rid, actor=actor, reason=v["reason"]),
+    "await_return": lambda rid, actor, v: return_await(return_id=rid, actor=actor, tracking_no=v["tracking_no"]),
+    "receive": lambda rid, actor, v: return_receive(return_id=rid, actor=actor, tracking_no=v["tracking_no"]),
+    "inspect": lambda rid, actor, v: return_inspect(
+        return_id=rid, actor=actor, outcomes=[dict(item) for item in v.get("outcomes", [])]),
+    "refund": lambda rid, actor, v: return_refund(return_id=rid, actor=actor),
+    "exchange": lambda rid, actor, v: return_exchange(return_id=rid, actor=actor),
+    "reship": lambda rid, actor, v: return_reship(return_id=rid, actor=actor),
+    "close": lambda rid, actor, v: return_close(return_id=rid, actor=actor, note=v["note"]),
+}

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from .api import ReasonAnalyticsView, ReasonListView, ReturnDetailView, ReasonSuggestionsView, ReturnListView, ReturnStepView
+from .api import (
+    ReasonAnalyticsView,
+    ReasonListView,
+    ReasonSuggestionsView,
+    ReturnDetailView,
+    ReturnListView,
+    ReturnStepView,
+)
 
 urlpatterns = [
     path("returns/", ReturnListView.as_view(), name="return-list"),

@@ -21,6 +21,9 @@ def menu_for(user) -> list[Entry]:
     if user.has_perm("orders.pick_order"):
         entries.append(Entry(_("Picking waves"), _("Build a wave, then pick it with the scanner: every item "
                                                    "confirmed by its barcode."), reverse("workbench:wave-list")))
+    if user.has_perm("returns.view_returnrequest"):
+        entries.append(Entry(_("Returns"), _("Start and follow returns from the order; receive and inspect the "
+                                             "goods that come back."), reverse("workbench:return-list")))
     if user.is_staff:
         entries.append(Entry(_("Back office"), _("Configuration, orders, stock and rules."), reverse("admin:index")))
     entries.append(Entry(_("API"), _("The REST API and its documentation."), reverse("api-docs")))

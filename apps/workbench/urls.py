@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views, warehouse
+from . import returns, views, warehouse
 
 app_name = "workbench"
 
@@ -13,6 +13,11 @@ urlpatterns = [
     path("manager/approvals/", views.approval_inbox, name="approval-inbox"),
     path("manager/approvals/<int:request_id>/", views.approval_detail, name="approval-detail"),
     path("manager/approvals/<int:request_id>/<str:act>/", views.approval_act, name="approval-act"),
+    path("returns/", returns.return_list, name="return-list"),
+    path("returns/<int:return_id>/", returns.return_detail, name="return-detail"),
+    path("returns/<int:return_id>/photos/<int:photo_id>/", returns.return_photo, name="return-photo"),
+    path("returns/<int:return_id>/<slug:step>/", returns.return_step, name="return-step"),
+    path("orders/<int:order_id>/returns/", returns.order_returns, name="order-returns"),
     path("warehouse/waves/", warehouse.wave_list, name="wave-list"),
     path("warehouse/waves/build/", warehouse.wave_build, name="wave-build"),
     path("warehouse/waves/<int:wave_id>/", warehouse.wave_scan, name="wave-scan"),

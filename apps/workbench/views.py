@@ -18,6 +18,13 @@ from .menu import menu_for
 INBOX_PAGE_SIZE = 25
 
 
+def pager_query(request) -> str:
+    """The page's query string without its page number, for the pager's links."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
 @login_required
 def home(request):
     return render(request, "workbench/home.html", {"menu": menu_for(request.user)})
@@ -33,7 +40,8 @@ def approval_inbox(request):
         request.GET.get("page"))
     counts = approval_selectors.inbox_counts(user=request.user)
     return render(request, "workbench/manager/approval_inbox.html",
-                  {"tab": tab, "page": page, "counts": counts, "now": timezone.now()})
+                  {"tab": tab, "page": page, "counts": counts, "now": timezone.now(),
+                   "pager_query": pager_query(request)})
 
 
 @login_required
