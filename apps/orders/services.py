@@ -102,6 +102,8 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
     method()
     for field, value in (changes or {}).items():
         setattr(order, field, value)
+    if name == "pay" and (changes or {}).get("paid_at") is None:
+        order.paid_at = now  # paid "now": the same moment the pay event records
     order.status_changed_at = now
     order.save()
     _apply_stock_effects(order, name=name, actor=actor, reason=reason)
@@ -185,7 +187,7 @@ def _payment_changes(order, *, amount, paid_at):
     if amount <= ZERO or amount > order.grand_total:
         raise InvalidPayment(details={"amount": str(amount), "grand_total": str(order.grand_total)})
     status = PaymentStatus.PAID if amount == order.grand_total else PaymentStatus.DEPOSIT_PAID
-    return {"paid_amount": amount, "payment_status": status, "paid_at": paid_at or timezone.now()}
+    return {"paid_amount": amount, "payment_status": status, "paid_at": paid_at}
 
 
 @transaction.atomic

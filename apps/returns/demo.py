@@ -267,7 +267,7 @@ SHOWCASE = [  # (kind, reason, steps after creation, note)
 
 
 def build_showcase(*, seed, anchor, orders, users) -> list[ReturnRequest]:
-    """One current request in every state, on recently delivered orders of non-batch goods (their
+    """One current request in every state, on the latest delivered orders of non-batch goods (their
     goods go back to the order's warehouse), each step by the person whose job it is."""
     from apps.core.demo import (
         demo_clock,  # the demo's clock; imported here, the demo imports this module
@@ -275,8 +275,9 @@ def build_showcase(*, seed, anchor, orders, users) -> list[ReturnRequest]:
 
     rng = random.Random(f"{seed}:returns:showcase")
     taken = set(ReturnLine.objects.values_list("order_line__order_id", flat=True))
-    candidates = [o for o in orders if o.status == "delivered" and o.pk not in taken and o.paid_amount > 0
-                  and o.warehouse_id and all(not line.sku.batch_tracked for line in o.lines.all())]
+    settled_before = anchor - timedelta(days=1)  # room for every step before the demo's "now"
+    candidates = [o for o in orders if o.status in ("delivered", "completed") and o.pk not in taken and o.paid_amount > 0
+                  and o.status_changed_at < settled_before and o.warehouse_id and all(not line.sku.batch_tracked for line in o.lines.all())]
     candidates.sort(key=lambda o: o.status_changed_at, reverse=True)
     agent, lead, clerk = users["cs_agent"], users["cs_lead"], users["warehouse_clerk"]
     who = {"approve": lead, "reject": lead, "await_return": agent, "receive": clerk, "inspect": clerk,

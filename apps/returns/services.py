@@ -23,6 +23,7 @@ from apps.inventory.services import stock_return_in
 from apps.orders.lock_objects import lock_order
 from apps.orders.services import (
     order_create,
+    order_pay,
     record_order_event,
     transition_locked_order,
 )
@@ -396,7 +397,9 @@ def _linked_order_data(order, request, lines, *, suffix: str, priced: bool) -> d
             value = unit_price = discount = ZERO
         order_lines.append({"sku": source.sku, "quantity": line.quantity, "unit_price": unit_price,
                             "discount": discount, "line_total": value})
-    tail = f"-{suffix}{request.pk}"
+    # The original number with a suffix counting this order's linked orders: -EX1, -RS2 …
+    sequence = ReturnRequest.objects.filter(order=order, linked_order__isnull=False).count() + 1
+    tail = f"-{suffix}{sequence}"
     data = {
         "external_id": order.external_id[:64 - len(tail)] + tail,
         "customer": order.customer,
@@ -409,8 +412,6 @@ def _linked_order_data(order, request, lines, *, suffix: str, priced: bool) -> d
         "discount_total": ZERO,
         "seller_remark": f"return R{request.pk} of {order.external_id} ({request.kind})",
     }
-    if priced and sum((item["line_total"] for item in order_lines), ZERO) > ZERO:
-        data["paid_at"] = timezone.now()  # settled by the returned goods
     return data
 
 
@@ -423,7 +424,9 @@ def _create_linked_order(order, request, *, suffix: str, priced: bool, actor):
     lines = list(request.lines.select_related("order_line__sku").order_by("order_line__line_no"))
     data = _linked_order_data(order, request, lines, suffix=suffix, priced=priced)
     created = order_create(shop=order.shop, data=data, actor=None).order
-    if created.status == "pending_payment":
+    if created.grand_total > ZERO:  # settled by the returned goods: paid now, in full
+        created = order_pay(order_id=created.pk, actor=None)
+    else:
         created = transition_locked_order(lock_order(created.pk), name="confirm", actor=None,
                                           reason=f"return R{request.pk}")
     record_order_event(created, name="created_from_return", actor=actor,
