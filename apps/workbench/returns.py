@@ -82,7 +82,10 @@ def return_list(request):
         if returns.count() == 1 and tab == "warehouse":
             return redirect("workbench:return-detail", return_id=returns.get().pk)
     page = Paginator(returns.select_related("order__shop"), PAGE_SIZE).get_page(request.GET.get("page"))
+    # An order number leads to the order's returns page, where a return is started.
+    order_hit = orders_visible_to(request.user).filter(external_id=query).first() if query else None
     return render(request, "workbench/returns/return_list.html", {"tab": tab, "page": page, "query": query,
+                                                                   "order_hit": order_hit,
                                                                    "pager_query": pager_query(request)})
 
 

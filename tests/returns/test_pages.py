@@ -32,6 +32,8 @@ def start_url(order):
 
 
 def test_the_order_page_offers_the_lines_kinds_and_three_suggestions(delivered, people):
+    found = browser(people["agent"]).get(reverse("workbench:return-list"), {"q": delivered.external_id})
+    assert found.context["order_hit"] == delivered and start_url(delivered) in found.content.decode()
     page = browser(people["agent"]).get(start_url(delivered))
     assert page.status_code == 200
     assert len(page.context["suggestions"]) == 3
