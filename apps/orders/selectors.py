@@ -4,7 +4,10 @@ Scope is an object permission on a small object (guardian direct-FK tables): age
 managers serve Shops, clerks work Warehouses. Orders are filtered by an indexed FK subquery,
 never by per-order permission rows. Out of scope means "not found", never "forbidden".
 """
-from django.db.models import Prefetch, Q, QuerySet
+from datetime import timedelta
+
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import get_objects_for_user
 
@@ -14,7 +17,7 @@ from .authentication import ShopPrincipal
 from apps.core.errors import ValidationFailed
 
 from .errors import OrderNotFound, ShopNotServed
-from .models import Order, OrderEvent, Shop
+from .models import TERMINAL_STATUSES, Order, OrderEvent, Shop
 
 
 def served_shops(user) -> QuerySet[Shop]:
@@ -82,3 +85,41 @@ def order_detail(*, actor, order_id: int) -> Order:
     if order is None:
         raise OrderNotFound(details={"order_id": order_id})
     return order
+
+
+NO_RESPONSE_AFTER = timedelta(hours=24)
+
+
+def order_search(orders: QuerySet[Order], query: str) -> QuerySet[Order]:
+    """One search box for agents: a phone's last four digits, an order number (or its start), or a
+    carrier tracking number."""
+    query = (query or "").strip()
+    if not query:
+        return orders
+    if len(query) == 4 and query.isdigit():
+        return orders.filter(phone_tail=query)
+    from apps.fulfillment.models import Shipment  # fulfillment builds on orders, not the reverse
+
+    return orders.filter(Q(external_id__startswith=query)
+                         | Exists(Shipment.objects.filter(order=OuterRef("pk"), tracking_number=query)))
+
+
+def agent_worklist(*, actor, query: str = "", now=None) -> QuerySet[Order]:
+    """The agent's open orders (not finished) in the shops they serve, newest first, each with its
+    latest complaint (else the buyer's remark shows) and `awaiting_reply`: a complaint older than
+    24 hours that nobody on staff has acted on since."""
+    from .services import COMPLAINT_EVENT
+
+    now = now or timezone.now()
+    complaints = OrderEvent.objects.filter(order=OuterRef("pk"), name=COMPLAINT_EVENT).order_by("-created_at", "-id")
+    staff_since = OrderEvent.objects.filter(order=OuterRef("pk"), actor__isnull=False,
+                                            created_at__gt=OuterRef("last_complaint_at")).exclude(name=COMPLAINT_EVENT)
+    orders = (orders_visible_to(actor).filter(shop__in=served_shops(actor).values("pk"))
+              .exclude(status__in=TERMINAL_STATUSES)
+              .select_related("shop")
+              .annotate(last_complaint=Subquery(complaints.values("payload__text")[:1]),
+                        last_complaint_at=Subquery(complaints.values("created_at")[:1]))
+              .annotate(awaiting_reply=ExpressionWrapper(
+                  Q(last_complaint_at__lt=now - NO_RESPONSE_AFTER) & ~Exists(staff_since), output_field=BooleanField()))
+              .order_by("-placed_at", "-id"))
+    return order_search(orders, query)

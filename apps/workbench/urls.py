@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import returns, views, warehouse
+from . import cs, returns, views, warehouse
 
 app_name = "workbench"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("manager/approvals/", views.approval_inbox, name="approval-inbox"),
     path("manager/approvals/<int:request_id>/", views.approval_detail, name="approval-detail"),
     path("manager/approvals/<int:request_id>/<str:act>/", views.approval_act, name="approval-act"),
+    path("cs/orders/", cs.order_worklist, name="cs-orders"),
     path("returns/", returns.return_list, name="return-list"),
     path("returns/<int:return_id>/", returns.return_detail, name="return-detail"),
     path("returns/<int:return_id>/photos/<int:photo_id>/", returns.return_photo, name="return-photo"),
