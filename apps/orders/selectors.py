@@ -15,6 +15,7 @@ from apps.inventory.models import Warehouse
 
 from .authentication import ShopPrincipal
 from apps.core.errors import ValidationFailed
+from apps.core.privacy import mask_name, mask_phone
 
 from .errors import OrderNotFound, ShopNotServed
 from .models import TERMINAL_STATUSES, Order, OrderEvent, Shop
@@ -46,6 +47,13 @@ def orders_visible_to(actor) -> QuerySet[Order]:
 
 def can_view_personal_data(actor) -> bool:
     return actor is not None and actor.has_perm("orders.view_personal_data")
+
+
+def receiver_shown(order, *, full: bool) -> dict:
+    """The receiver's name and phone as a page shows them: in full, or masked (张*, 138****5678)."""
+    if full:
+        return {"name": order.receiver_name, "phone": order.receiver_phone}
+    return {"name": mask_name(order.receiver_name), "phone": mask_phone(order.receiver_phone)}
 
 
 def shop_for_intake(*, actor, code: str | None) -> Shop:

@@ -80,8 +80,8 @@ def _new_event(order, *, type, actor, name="", from_status="", to_status="", pay
 
 
 def _apply_transition(order, *, name, actor, reason="", payload=None, is_intervention=False,
-                      changes=None) -> Order:
-    """Run one transition on an order the caller has locked."""
+                      changes=None, at=None) -> Order:
+    """Run one transition on an order the caller has locked, at `at` (now by default)."""
     if name not in TRANSITION_PERMISSIONS:
         raise UnknownTransition(details={"transition": name, "known": sorted(TRANSITION_PERMISSIONS)})
     if not actor_has_perm(actor, TRANSITION_PERMISSIONS[name]):
@@ -97,13 +97,11 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
     if name in HOLD_BLOCKED_TRANSITIONS:
         _refuse_if_on_hold(order, name)
 
-    now = timezone.now()
+    now = at or timezone.now()
     from_status = order.status
     method()
     for field, value in (changes or {}).items():
         setattr(order, field, value)
-    if name == "pay" and (changes or {}).get("paid_at") is None:
-        order.paid_at = now  # paid "now": the same moment the pay event records
     order.status_changed_at = now
     order.save()
     _apply_stock_effects(order, name=name, actor=actor, reason=reason)
@@ -187,15 +185,16 @@ def _payment_changes(order, *, amount, paid_at):
     if amount <= ZERO or amount > order.grand_total:
         raise InvalidPayment(details={"amount": str(amount), "grand_total": str(order.grand_total)})
     status = PaymentStatus.PAID if amount == order.grand_total else PaymentStatus.DEPOSIT_PAID
-    return {"paid_amount": amount, "payment_status": status, "paid_at": paid_at}
+    return {"paid_amount": amount, "payment_status": status, "paid_at": paid_at or timezone.now()}
 
 
 @transaction.atomic
 def order_pay(*, order_id: int, actor, amount=None, paid_at=None) -> Order:
     """Record the buyer's payment (the whole amount, or a presale deposit) and send the order to review."""
     order = lock_order(order_id)
-    changes = _payment_changes(order, amount=amount, paid_at=paid_at)
-    return _apply_transition(order, name="pay", actor=actor, changes=changes,
+    now = timezone.now()  # paid "now" is the moment the pay event records
+    changes = _payment_changes(order, amount=amount, paid_at=paid_at or now)
+    return _apply_transition(order, name="pay", actor=actor, changes=changes, at=now,
                              payload={"amount": str(changes["paid_amount"])})
 
 

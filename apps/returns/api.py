@@ -23,14 +23,7 @@ from apps.orders.selectors import orders_visible_to
 
 from . import selectors, services
 from .errors import ReturnLinesInvalid
-from .models import (
-    ReasonNode,
-    ReturnEvent,
-    ReturnKind,
-    ReturnLine,
-    ReturnPhoto,
-    ReturnRequest,
-)
+from .models import ReasonNode, ReturnEvent, ReturnKind, ReturnLine, ReturnPhoto, ReturnRequest
 from .suggestions import suggest_reasons
 
 # --- output -------------------------------------------------------------------------------------
@@ -184,8 +177,6 @@ class ReturnDetailView(APIView):
         return _detail(request, return_id)
 
 
-
-
 class ReturnStepView(APIView):
     """POST /returns/<id>/<step>/: approve, reject (reason), await_return (tracking_no), receive,
     inspect (outcomes), refund, exchange, reship, close. The service checks the step's permission."""
@@ -198,7 +189,8 @@ class ReturnStepView(APIView):
     def post(self, request, return_id, step):
         if step not in services.STEP_SERVICES:
             return Response({"code": "unknown_step", "message": str(_("Unknown step.")),
-                             "details": {"step": step, "known": sorted(services.STEP_SERVICES)}}, status=status.HTTP_404_NOT_FOUND)
+                             "details": {"step": step, "known": sorted(services.STEP_SERVICES)}},
+                            status=status.HTTP_404_NOT_FOUND)
         selectors.return_detail(actor=request.user, return_id=return_id)  # scope first: out of scope is 404
         payload = StepIn(data=request.data)
         payload.is_valid(raise_exception=True)

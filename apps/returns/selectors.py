@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from apps.orders.selectors import orders_visible_to
 
@@ -15,6 +15,7 @@ from .models import (
     ReasonNode,
     ReturnEvent,
     ReturnLine,
+    ReturnPhoto,
     ReturnRequest,
     ReturnState,
 )
@@ -24,13 +25,35 @@ def returns_visible_to(actor) -> QuerySet[ReturnRequest]:
     return ReturnRequest.objects.filter(order__in=orders_visible_to(actor).values("pk"))
 
 
-def return_list(*, actor, order_id: int | None = None, state: str | None = None) -> QuerySet[ReturnRequest]:
+def return_list(*, actor, order_id: int | None = None, state: str | None = None, states=None,
+                query: str = "") -> QuerySet[ReturnRequest]:
+    """Returns the actor may see, newest first; `query` is an order number or the tracking number of
+    the parcel coming back (what a clerk scans)."""
     returns = returns_visible_to(actor).select_related("order", "reason").order_by("-created_at", "-id")
     if order_id is not None:
         returns = returns.filter(order_id=order_id)
     if state:
         returns = returns.filter(state=state)
+    if states is not None:
+        returns = returns.filter(state__in=list(states))
+    if query:
+        returns = returns.filter(Q(order__external_id=query) | Q(return_tracking_no=query))
     return returns
+
+
+def return_photo(*, actor, return_id: int, photo_id: int) -> ReturnPhoto:
+    photo = ReturnPhoto.objects.filter(pk=photo_id, request__in=returns_visible_to(actor).filter(pk=return_id)).first()
+    if photo is None:
+        raise ReturnNotFound(details={"return_id": return_id, "photo_id": photo_id})
+    return photo
+
+
+def steps_for(actor, request: ReturnRequest) -> list[str]:
+    """The steps this person may take now: possible from the state and allowed by their role."""
+    from .services import TRANSITION_PERMISSIONS
+
+    return [name for name in sorted(t.name for t in request.get_available_state_transitions())
+            if actor.has_perm(TRANSITION_PERMISSIONS[name])]
 
 
 def return_detail(*, actor, return_id: int) -> ReturnRequest:
@@ -91,6 +114,26 @@ def leaf_codes() -> set[str]:
     nodes = list(reason_tree().values_list("code", "parent__code"))
     parents = {parent for _code, parent in nodes if parent}
     return {code for code, _parent in nodes if code not in parents}
+
+
+def active_leaves() -> list[ReasonNode]:
+    """The reasons one may pick: active nodes below a category without active children, whose
+    ancestors are all active, in tree order, each with `category` set to its top-level node."""
+    nodes = list(reason_tree())
+    by_pk = {node.pk: node for node in nodes}
+    parents = {node.parent_id for node in nodes}
+    keyed = []
+    for node in nodes:
+        if node.pk in parents or node.parent_id is None:
+            continue
+        chain = [node]
+        while chain[-1].parent_id is not None and chain[-1].parent_id in by_pk:
+            chain.append(by_pk[chain[-1].parent_id])
+        if chain[-1].parent_id is not None:  # an inactive ancestor hides the leaf
+            continue
+        node.category = chain[-1]
+        keyed.append(([(n.position, n.code) for n in reversed(chain)], node))
+    return [node for _key, node in sorted(keyed, key=lambda item: item[0])]
 
 
 def _category_of(nodes: dict[int, ReasonNode]) -> dict[int, ReasonNode]:

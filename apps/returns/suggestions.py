@@ -33,6 +33,7 @@ from apps.orders.models import HoldType, OrderEvent, OrderHold
 from apps.orders.services import COMPLAINT_EVENT
 
 from .models import ReasonNode, ReturnLine
+from .selectors import active_leaves
 
 TOP = 3
 W_SKU = Decimal("4")
@@ -87,17 +88,12 @@ class OrderSignals:
     """What the order's history says, up to a moment."""
 
     names: frozenset[str]
-    delivered_at: datetime | None
     complaints: tuple[str, ...]
 
 
 def _leaves() -> list[ReasonNode]:
-    nodes = list(ReasonNode.objects.filter(is_active=True).order_by("level", "position", "code"))
-    parents = {node.parent_id for node in nodes}
-    position = {node.pk: index for index, node in enumerate(nodes)}
-    leaves = [node for node in nodes if node.pk not in parents and not node.requires_text]
-    # Tree order (category's position, then the reason's) for ties.
-    return sorted(leaves, key=lambda node: (position.get(node.parent_id, -1), node.position, node.code))
+    """The leaves that may be proposed, in tree order (which breaks ties)."""
+    return [leaf for leaf in active_leaves() if not leaf.requires_text]
 
 
 def order_signals(order, *, as_of: datetime) -> OrderSignals:
@@ -136,7 +132,7 @@ def order_signals(order, *, as_of: datetime) -> OrderSignals:
             names.add("delivered_within_7_days")
         elif since > timedelta(days=30):
             names.add("delivered_over_30_days")
-    return OrderSignals(names=frozenset(names), delivered_at=delivered_at, complaints=tuple(complaints))
+    return OrderSignals(names=frozenset(names), complaints=tuple(complaints))
 
 
 def _history(sku_ids, category_ids, *, as_of) -> tuple[dict, dict, dict]:

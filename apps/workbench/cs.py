@@ -5,8 +5,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
-from apps.core.privacy import mask_phone
-from apps.orders.selectors import agent_worklist, can_view_personal_data
+from apps.orders.selectors import agent_worklist, can_view_personal_data, receiver_shown
 from apps.returns.services import RETURNABLE_STATUSES
 
 from .views import pager_query
@@ -21,7 +20,7 @@ def order_worklist(request):
     page = Paginator(agent_worklist(actor=request.user, query=query), PAGE_SIZE).get_page(request.GET.get("page"))
     full = can_view_personal_data(request.user)
     for order in page:
-        order.phone_shown = order.receiver_phone if full else mask_phone(order.receiver_phone)
+        order.phone_shown = receiver_shown(order, full=full)["phone"]
         order.can_return = order.status in RETURNABLE_STATUSES
     return render(request, "workbench/cs/order_list.html",
                   {"page": page, "query": query, "pager_query": pager_query(request)})

@@ -6,19 +6,17 @@ error becomes the red message and the form keeps what was typed.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import DomainError
-from apps.core.privacy import mask_name, mask_phone
-from apps.orders.selectors import can_view_personal_data, orders_visible_to
+from apps.orders.selectors import can_view_personal_data, orders_visible_to, receiver_shown
 from apps.returns import selectors, services
 from apps.returns.models import InspectionOutcome, ReturnKind, ReturnState
-from apps.returns.services import MAX_PHOTOS, RETURNABLE_STATUSES, STEP_SERVICES, TRANSITION_PERMISSIONS
+from apps.returns.services import MAX_PHOTOS, RETURNABLE_STATUSES, STEP_SERVICES
 from apps.returns.suggestions import suggest_reasons
 
 from .views import pager_query
@@ -49,23 +47,14 @@ def _order_or_404(user, order_id):
 
 
 def _receiver(user, order) -> dict:
-    if can_view_personal_data(user):
-        return {"name": order.receiver_name, "phone": order.receiver_phone}
-    return {"name": mask_name(order.receiver_name), "phone": mask_phone(order.receiver_phone)}
+    return receiver_shown(order, full=can_view_personal_data(user))
 
 
 def _reason_groups() -> list[dict]:
     """Active leaves under their categories, for the reason picker."""
-    nodes = list(selectors.reason_tree())
-    leaves = selectors.leaf_codes()
-    by_pk = {node.pk: node for node in nodes}
     groups = {}
-    for node in nodes:
-        if node.code in leaves and node.level > 1:
-            top = node
-            while top.parent_id is not None:
-                top = by_pk[top.parent_id]
-            groups.setdefault(top.pk, {"category": top, "leaves": []})["leaves"].append(node)
+    for leaf in selectors.active_leaves():
+        groups.setdefault(leaf.category.pk, {"category": leaf.category, "leaves": []})["leaves"].append(leaf)
     return list(groups.values())
 
 
@@ -75,12 +64,12 @@ def return_list(request):
     tab = request.GET.get("tab", "warehouse" if not request.user.has_perm(CREATE) else "open")
     if tab not in LIST_TABS:
         tab = "open"
-    returns = selectors.return_list(actor=request.user).filter(state__in=LIST_TABS[tab])
     query = request.GET.get("q", "").strip()
-    if query:  # an order number, or the tracking number of the parcel coming back (scanned)
-        returns = returns.filter(Q(order__external_id=query) | Q(return_tracking_no=query))
-        if returns.count() == 1 and tab == "warehouse":
-            return redirect("workbench:return-detail", return_id=returns.get().pk)
+    returns = selectors.return_list(actor=request.user, states=LIST_TABS[tab], query=query)
+    if query and tab == "warehouse":  # a scanned parcel that names one return opens it
+        found = list(returns.values_list("pk", flat=True)[:2])
+        if len(found) == 1:
+            return redirect("workbench:return-detail", return_id=found[0])
     page = Paginator(returns.select_related("order__shop"), PAGE_SIZE).get_page(request.GET.get("page"))
     # An order number leads to the order's returns page, where a return is started.
     order_hit = orders_visible_to(request.user).filter(external_id=query).first() if query else None
@@ -128,12 +117,6 @@ def order_returns(request, order_id):
     return render(request, "workbench/returns/order_returns.html", context)
 
 
-def _steps_for(user, request) -> list[str]:
-    """The steps this person may take now: possible from the state and allowed by their role."""
-    return [name for name in sorted(t.name for t in request.get_available_state_transitions())
-            if user.has_perm(TRANSITION_PERMISSIONS[name])]
-
-
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def return_detail(request, return_id):
@@ -146,7 +129,7 @@ def return_detail(request, return_id):
         event.label = EVENT_LABELS.get(event.name, event.name)
     return render(request, "workbench/returns/return_detail.html", {
         "r": return_request, "order": order, "receiver": _receiver(request.user, order),
-        "steps": [(step, STEP_LABELS[step]) for step in _steps_for(request.user, return_request)],
+        "steps": [(step, STEP_LABELS[step]) for step in selectors.steps_for(request.user, return_request)],
         "outcomes": InspectionOutcome.choices,
     })
 
@@ -180,8 +163,7 @@ def return_step(request, return_id, step):
 def return_photo(request, return_id, photo_id):
     """A photo, only for whoever may see the return (never a public media URL)."""
     try:
-        return_request = selectors.return_detail(actor=request.user, return_id=return_id)
+        photo = selectors.return_photo(actor=request.user, return_id=return_id, photo_id=photo_id)
     except DomainError:
         raise Http404 from None
-    photo = get_object_or_404(return_request.photos.all(), pk=photo_id)
     return FileResponse(photo.image.open("rb"), content_type=photo.content_type)
