@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf_exceptions
+from rest_framework import permissions
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -94,3 +95,22 @@ class DecimalJSONParser(JSONParser):
             return json.load(codecs.getreader(encoding)(stream), parse_float=Decimal)
         except ValueError as exc:
             raise drf_exceptions.ParseError(_("Malformed JSON: %(error)s") % {"error": exc}) from exc
+
+
+class ActionPermission(permissions.BasePermission):
+    """A model permission per viewset action (a subclass's `required`); object scope comes from the
+    selectors."""
+
+    required: dict[str, str] = {}
+
+    def has_permission(self, request, view):
+        perm = self.required.get(view.action)
+        return perm is None or request.user.has_perm(perm)
+
+
+class MethodPermission(permissions.BasePermission):
+    """A model permission per HTTP method (the view's `required`); scope comes from the selectors."""
+
+    def has_permission(self, request, view):
+        perm = view.required.get(request.method)
+        return perm is None or request.user.has_perm(perm)

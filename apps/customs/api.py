@@ -11,6 +11,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api import MethodPermission
 from apps.core.privacy import mask_detail, mask_name, mask_phone
 from apps.orders.api import ERROR
 from apps.orders.errors import OrderNotFound
@@ -188,14 +189,6 @@ class DeclarationUpdateIn(StrictSerializer):
 
 
 # --- views --------------------------------------------------------------------------------------
-
-class MethodPermission(permissions.BasePermission):
-    """A model permission per HTTP method (the view's `required`); scope comes from the selectors."""
-
-    def has_permission(self, request, view):
-        perm = view.required.get(request.method)
-        return perm is None or request.user.has_perm(perm)
-
 
 class DeclarationMixin:
     permission_classes = [permissions.IsAuthenticated, MethodPermission]

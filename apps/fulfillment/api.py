@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from apps.core.api import ActionPermission
 from apps.core.errors import PayloadTooLarge
 from apps.core.money import ZERO
 from apps.orders.models import Order
@@ -174,8 +175,8 @@ class OrderStatusOut(serializers.ModelSerializer):
 
 # --- views ---------------------------------------------------------------------------------------
 
-class ActionPermission(permissions.BasePermission):
-    """Model permission per view action; scope (the warehouses worked) is applied by the selectors."""
+class FulfillmentPermission(ActionPermission):
+    """Scope (the warehouses worked) is applied by the selectors."""
 
     required = {
         "list": "fulfillment.view_wave", "retrieve": "fulfillment.view_wave", "create": "fulfillment.add_wave",
@@ -184,10 +185,6 @@ class ActionPermission(permissions.BasePermission):
         "cancel_waybill": "fulfillment.change_shipment", "intercept": "orders.intercept_order",
     }
 
-    def has_permission(self, request, view):
-        perm = self.required.get(view.action)
-        return perm is None or request.user.has_perm(perm)
-
 
 class WavePagination(CursorPagination):
     ordering = ("-created_at", "-id")
@@ -195,7 +192,7 @@ class WavePagination(CursorPagination):
 
 
 class WaveViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    permission_classes = [permissions.IsAuthenticated, ActionPermission]
+    permission_classes = [permissions.IsAuthenticated, FulfillmentPermission]
     serializer_class = WaveOut
     pagination_class = WavePagination
     filter_backends = []
@@ -241,7 +238,7 @@ class WaveViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class PickTaskViewSet(viewsets.GenericViewSet):
-    permission_classes = [permissions.IsAuthenticated, ActionPermission]
+    permission_classes = [permissions.IsAuthenticated, FulfillmentPermission]
     serializer_class = PickTaskOut
     filter_backends = []
     queryset = PickTask.objects.none()
@@ -259,7 +256,7 @@ class PickTaskViewSet(viewsets.GenericViewSet):
 class WarehouseOrderViewSet(viewsets.GenericViewSet):
     """Order-level warehouse steps: leave the wave, pack, e-waybill, ship."""
 
-    permission_classes = [permissions.IsAuthenticated, ActionPermission]
+    permission_classes = [permissions.IsAuthenticated, FulfillmentPermission]
     serializer_class = OrderStatusOut
     filter_backends = []
     queryset = Order.objects.none()

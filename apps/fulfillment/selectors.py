@@ -11,7 +11,7 @@ from apps.orders.normalisation import urgency_bounds
 from apps.orders.selectors import worked_warehouses
 
 from .errors import WaveNotFound
-from .models import PickTask, ShopCarrier, Wave, WaveOrder
+from .models import PickTask, Shipment, ShopCarrier, Wave, WaveOrder
 
 CARRIER_TAG_PREFIX = "carrier_"
 
@@ -75,6 +75,15 @@ def wave_detail(*, actor, wave_id) -> Wave:
     if wave is None:
         raise WaveNotFound(details={"wave_id": wave_id})
     return wave
+
+
+LIVE_SHIPMENT_STATES = (Shipment.State.REQUESTED, Shipment.State.ISSUED)
+
+
+def live_shipment(order) -> Shipment | None:
+    """The order's waybill in play (requested or issued; at most one, a database constraint), with
+    its carrier."""
+    return Shipment.objects.select_related("carrier").filter(order=order, state__in=LIVE_SHIPMENT_STATES).first()
 
 
 def visible_wave_id(*, actor, wave_id) -> int:

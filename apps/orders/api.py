@@ -11,6 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from apps.catalog.models import SKU
+from apps.core.api import ActionPermission
 from apps.core.errors import PayloadTooLarge, ValidationFailed
 from apps.core.money import ZERO
 from apps.core.phones import InvalidPhone, normalise_phone
@@ -268,14 +269,8 @@ ERROR = inline_serializer("Error", {"code": serializers.CharField(), "message": 
 
 # --- views --------------------------------------------------------------------------------------
 
-class ActionPermission(permissions.BasePermission):
-    """Model permission per view action; object scope is applied by the selectors."""
-
+class OrderPermission(ActionPermission):
     required = {"list": "orders.view_order", "retrieve": "orders.view_order", "create": "orders.add_order"}
-
-    def has_permission(self, request, view):
-        perm = self.required.get(view.action)
-        return perm is None or request.user.has_perm(perm)
 
 
 class OrderPagination(CursorPagination):
@@ -286,7 +281,7 @@ class OrderPagination(CursorPagination):
 
 
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    permission_classes = [permissions.IsAuthenticated, ActionPermission]
+    permission_classes = [permissions.IsAuthenticated, OrderPermission]
     filterset_class = OrderFilter
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering_fields = ["placed_at", "promised_ship_by"]  # ?ordering=promised_ship_by: most urgent first

@@ -510,10 +510,9 @@ def _masked_address(values: dict) -> dict:
 
 
 def _live_waybill(order):
-    from apps.fulfillment.models import Shipment
+    from apps.fulfillment.selectors import live_shipment  # fulfillment builds on orders, not the reverse
 
-    return (Shipment.objects.select_related("carrier")
-            .filter(order=order, state__in=[Shipment.State.REQUESTED, Shipment.State.ISSUED]).first())
+    return live_shipment(order)
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import DecimalJSONParser
+from apps.core.api import DecimalJSONParser, MethodPermission
 from apps.orders.api import ERROR
 from apps.orders.errors import OrderNotFound
 from apps.orders.selectors import orders_visible_to
@@ -111,12 +111,6 @@ class StepIn(serializers.Serializer):
 
 
 # --- views --------------------------------------------------------------------------------------
-
-
-class MethodPermission(permissions.BasePermission):
-    def has_permission(self, request, view):
-        perm = view.required.get(request.method)
-        return perm is None or request.user.has_perm(perm)
 
 
 class ReturnPagination(PageNumberPagination):

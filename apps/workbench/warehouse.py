@@ -76,9 +76,18 @@ def wave_build(request):
     return redirect("workbench:wave-scan", wave_id=wave.pk)
 
 
+def _visible_wave_id(user, wave_id) -> int:
+    """The POST views' scope check: one indexed query, none of the detail page's counts."""
+    try:
+        return selectors.visible_wave_id(actor=user, wave_id=wave_id)
+    except DomainError:
+        raise Http404 from None
+
+
 def _panel_context(request, wave, result=None) -> dict:
-    task = selectors.next_task(wave_id=wave.pk)
-    upcoming = list(selectors.wave_tasks(wave).filter(state="open")[1:UPCOMING + 1]) if task else []
+    # The next task and the few after it, in one read of the open tasks on the pick path.
+    open_tasks = list(selectors.wave_tasks(wave).filter(state="open")[:UPCOMING + 1])
+    task, upcoming = (open_tasks[0], open_tasks[1:]) if open_tasks else (None, [])
     units = selectors.wave_units(wave_id=wave.pk)
     return {"wave": wave, "task": task, "upcoming": upcoming, "units": units, "result": result,
             "percent": round(100 * units["picked"] / units["wanted"]) if units["wanted"] else 100}
@@ -96,10 +105,10 @@ def wave_scan(request, wave_id):
 @permission_required(PICK, raise_exception=True)
 @require_POST
 def wave_scan_submit(request, wave_id):
-    wave = _wave_or_404(request.user, wave_id)
+    wave_id = _visible_wave_id(request.user, wave_id)
     post = request.POST
     try:
-        outcome = services.pick_scan(wave_id=wave.pk, barcode=post.get("barcode", ""),
+        outcome = services.pick_scan(wave_id=wave_id, barcode=post.get("barcode", ""),
                                      lot_number=post.get("lot_number", ""), quantity=_int(post.get("quantity")) or 1,
                                      task_id=_int(post.get("task")), actor=request.user)
     except DomainError as error:
@@ -116,15 +125,15 @@ def wave_scan_submit(request, wave_id):
                 "order": task.order.external_id}
         if outcome.wave_done:
             result["note"] = _("The wave is done.")
-    return _answer(request, wave, result)
+    return _answer(request, wave_id, result)
 
 
 @login_required
 @permission_required(PICK, raise_exception=True)
 @require_POST
 def task_short(request, wave_id, task_id):
-    wave = _wave_or_404(request.user, wave_id)
-    if not wave.tasks.filter(pk=_int(task_id)).exists():
+    wave_id = _visible_wave_id(request.user, wave_id)
+    if not selectors.wave_tasks(wave_id).filter(pk=_int(task_id)).exists():
         raise Http404
     found = _int(request.POST.get("found"))
     try:
@@ -136,15 +145,15 @@ def task_short(request, wave_id, task_id):
         result = {"ok": True, "code": "short", "message": _("Short pick of %(sku)s recorded (%(found)d of %(wanted)d); "
                                                             "the order is on hold for a warehouse lead.") % {
             "sku": task.sku.code, "found": task.found_quantity, "wanted": task.quantity}}
-    return _answer(request, wave, result)
+    return _answer(request, wave_id, result)
 
 
-def _answer(request, wave, result):
+def _answer(request, wave_id, result):
     if request.htmx:
-        wave = _wave_or_404(request.user, wave.pk)  # progress after the scan
+        wave = _wave_or_404(request.user, wave_id)  # progress after the scan
         return render(request, "workbench/warehouse/_scan_panel.html", _panel_context(request, wave, result))
-    request.session[_result_key(wave.pk)] = result
-    return redirect(reverse("workbench:wave-scan", kwargs={"wave_id": wave.pk}))
+    request.session[_result_key(wave_id)] = result
+    return redirect(reverse("workbench:wave-scan", kwargs={"wave_id": wave_id}))
 
 
 def _int(value) -> int | None:

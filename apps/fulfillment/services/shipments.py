@@ -35,12 +35,12 @@ from ..errors import (
 )
 from ..models import Carrier, Package, Shipment
 from ..waybills import waybill_for_order
+from ..selectors import live_shipment
 
 SHIP_PERMISSION = "orders.ship_order"
 CANCEL_PERMISSION = "fulfillment.change_shipment"
 # The label goes on the packed parcel: only then are its weight and the (now locked) address final.
 WAYBILL_STATUSES = ("packed",)
-LIVE_STATES = (Shipment.State.REQUESTED, Shipment.State.ISSUED)
 GRAMS_PER_KG = Decimal(1000)
 
 
@@ -91,7 +91,7 @@ def _prepare_request(*, order_id, carrier_code, actor, options) -> tuple[Shipmen
     carrier = Carrier.objects.filter(code=carrier_code, is_active=True).first()
     if carrier is None:
         raise UnknownCarrier(details={"carrier": carrier_code})
-    live = Shipment.objects.select_related("carrier").filter(order=order, state__in=LIVE_STATES).first()
+    live = live_shipment(order)
     if live is not None and live.carrier_id != carrier.pk:
         raise ShipmentExists(details={"shipment_id": live.pk, "carrier": live.carrier.code,
                                       "tracking_number": live.tracking_number})
@@ -165,7 +165,7 @@ def shipment_cancel(*, order_id: int, reason: str, actor) -> Shipment:
     if not reason:
         raise ReasonRequired(details={"reason": [{"code": "required", "message": _("Give a reason.")}]})
     order = lock_order(order_id)
-    shipment = Shipment.objects.select_related("carrier").filter(order=order, state__in=LIVE_STATES).first()
+    shipment = live_shipment(order)
     if shipment is None or order.status not in ("picked", "packed"):
         raise ShipmentNotCancellable(details={"status": order.status,
                                               "shipment_id": shipment.pk if shipment else None})
@@ -190,7 +190,7 @@ def order_ship(*, order_id: int, actor):
     if order.status == "packed":  # other statuses: the transition itself names what is allowed
         if not Package.objects.filter(order=order).exists():
             raise PackageMissing(details={"order_id": order.pk})
-        shipment = Shipment.objects.select_related("carrier").filter(order=order, state__in=LIVE_STATES).first()
+        shipment = live_shipment(order)
         if shipment is None or shipment.state != Shipment.State.ISSUED:
             raise ShipmentNotIssued(details={"shipment_id": shipment.pk if shipment else None,
                                              "state": shipment.state if shipment else None})
