@@ -131,18 +131,19 @@ def customer_history(customer, *, exclude_order_id=None, now=None) -> dict:
     since = (now or timezone.now()) - timedelta(days=HISTORY_DAYS)
     orders = Order.objects.filter(customer=customer, placed_at__gte=since).exclude(pk=exclude_order_id)
     # A return request counts unless it was rejected; an order counts once however it came back.
-    came_back = (Q(status__in=["refused", "intercepted"]) | Q(payment_status__in=["refunded", "partially_refunded"])
-                 | Q(has_return=True))
+    refused = Q(status__in=["refused", "intercepted"])
+    refunded = Q(payment_status__in=["refunded", "partially_refunded"])
+    with_return = Q(has_return=True)
     figures = orders.annotate(has_return=Exists(
         ReturnRequest.objects.filter(order=OuterRef("pk")).exclude(state=ReturnState.REJECTED))).aggregate(
         orders=Count("pk"),
         amount=Sum("grand_total"),
         completed=Count("pk", filter=Q(status__in=["delivered", "completed"])),
         cancelled=Count("pk", filter=Q(status__in=["cancelled", "expired"])),
-        refused=Count("pk", filter=Q(status__in=["refused", "intercepted"])),
-        refunded=Count("pk", filter=Q(payment_status__in=["refunded", "partially_refunded"])),
-        with_returns=Count("pk", filter=Q(has_return=True)),
-        returned=Count("pk", filter=came_back),
+        refused=Count("pk", filter=refused),
+        refunded=Count("pk", filter=refunded),
+        with_returns=Count("pk", filter=with_return),
+        returned=Count("pk", filter=refused | refunded | with_return),
     )
     figures["amount"] = to_money(figures["amount"] or 0)
     figures["return_rate"] = (Decimal(figures["returned"] * 100) / figures["orders"]).quantize(Decimal("0.1")) \

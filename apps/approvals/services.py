@@ -149,18 +149,23 @@ def signer_problem(user, order, *, shop_scoped: bool) -> str | None:
     return None
 
 
+def _shop_approver_users(shop):
+    """Users holding the approve-for-shop permission on `shop`, directly or through a group."""
+    return get_users_with_perms(shop, only_with_perms_in=[SHOP_APPROVER_PERMISSION], with_group_users=True,
+                                with_superusers=False)
+
+
 def _level_signers(level: ApprovalLevel, order) -> list:
     """The named users, then the members of the named groups, who may sign for this order."""
     users = list(level.approver_users.filter(is_active=True).order_by("pk"))
     named = {u.pk for u in users}
     group_members = get_user_model().objects.filter(groups__in=level.approver_groups.all(), is_active=True)
     if level.shop_scoped:
-        shop_approvers = get_users_with_perms(order.shop, only_with_perms_in=[SHOP_APPROVER_PERMISSION],
-                                              with_group_users=True, with_superusers=False)
-        group_members = group_members.filter(pk__in=shop_approvers.values("pk"))
+        group_members = group_members.filter(pk__in=_shop_approver_users(order.shop).values("pk"))
     users += [u for u in group_members.distinct().order_by("pk") if u.pk not in named]
-    # Named users are a deliberate choice and are not shop-scoped; everyone must still hold the right.
-    return [u for u in users if signer_problem(u, order, shop_scoped=level.shop_scoped and u.pk not in named) is None]
+    # Named users are a deliberate choice and are not shop-scoped; group members were scoped by the
+    # query above, so no per-person shop check again. Everyone must still hold the right.
+    return [u for u in users if signer_problem(u, order, shop_scoped=False) is None]
 
 
 def _escalation_target(user, order):
@@ -453,9 +458,9 @@ def _escalate(step, *, now, why="overdue") -> bool:
 
 
 def shop_approvers(order) -> list:
-    users = get_users_with_perms(order.shop, only_with_perms_in=[SHOP_APPROVER_PERMISSION], with_group_users=True,
-                                 with_superusers=False)
-    return [u for u in users.order_by("pk") if signer_problem(u, order, shop_scoped=True) is None]
+    """Who may sign for the order's shop (the query already checks the shop permission)."""
+    return [u for u in _shop_approver_users(order.shop).order_by("pk")
+            if signer_problem(u, order, shop_scoped=False) is None]
 
 
 def approval_escalate_overdue(*, now=None) -> int:

@@ -285,7 +285,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = OrderFilter
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering_fields = ["placed_at", "promised_ship_by"]  # ?ordering=promised_ship_by: most urgent first
-    ordering = ["-placed_at"]
+    ordering = ["-placed_at", "-id"]  # by default newest first, with a unique tie-break for the cursor
     pagination_class = OrderPagination
     serializer_class = OrderListOut
     queryset = Order.objects.none()  # for the schema; get_queryset scopes every request

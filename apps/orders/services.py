@@ -185,7 +185,7 @@ def _payment_changes(order, *, amount, paid_at):
     if amount <= ZERO or amount > order.grand_total:
         raise InvalidPayment(details={"amount": str(amount), "grand_total": str(order.grand_total)})
     status = PaymentStatus.PAID if amount == order.grand_total else PaymentStatus.DEPOSIT_PAID
-    return {"paid_amount": amount, "payment_status": status, "paid_at": paid_at or timezone.now()}
+    return {"paid_amount": amount, "payment_status": status, "paid_at": paid_at}
 
 
 @transaction.atomic
