@@ -1,8 +1,13 @@
 """Row locks for stock. The project-wide lock order is written at the top of
 apps/orders/lock_objects.py: orders first, then stock levels, levels always by ascending pk and
 all of an operation's levels in one statement."""
+from dataclasses import dataclass
+from datetime import date, datetime
+
 from django.db import IntegrityError, transaction
 from django.db.models import F
+
+from apps.core.db import prepared_rows, uses_postgresql
 
 from .errors import UnknownStockLevel
 from .models import StockLevel
@@ -14,17 +19,56 @@ def lock_levels(level_ids) -> dict[int, StockLevel]:
     return {level.pk: level for level in levels}
 
 
-def lock_levels_for_skus(*, warehouse_id: int, sku_ids) -> list[StockLevel]:
+@dataclass(frozen=True, slots=True)
+class BatchDates:
+    expires_on: date | None
+    quarantined_at: datetime | None
+
+
+@dataclass(slots=True)
+class FreeLevel:
+    """A locked sellable level as the reservation planner reads it (plain data, no model)."""
+
+    pk: int
+    warehouse_id: int
+    sku_id: int
+    batch_id: int | None
+    on_hand: int
+    reserved: int
+    batch: BatchDates | None
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+# The reservation's level lock, prepared once per connection (apps.core.db). FOR UPDATE OF s:
+# batches are read, not locked. PostgreSQL re-checks the WHERE on rows it had to wait for, so a
+# level emptied meanwhile drops out.
+FREE_LEVELS_SQL = """
+    SELECT s.id, s.warehouse_id, s.sku_id, s.batch_id, s.on_hand, s.reserved, b.expires_on, b.quarantined_at
+    FROM inventory_stocklevel s LEFT JOIN inventory_batch b ON b.id = s.batch_id
+    WHERE s.warehouse_id = %s AND s.sku_id = ANY(%s) AND s.bucket = 'sellable' AND s.on_hand > s.reserved
+    ORDER BY s.id
+    FOR UPDATE OF s"""
+
+
+def lock_free_levels(*, warehouse_id: int, sku_ids) -> list[FreeLevel]:
     """The sellable levels of these SKUs in the warehouse that still have free units, locked in pk
-    order. Empty levels of old lots are left alone; PostgreSQL re-checks the condition on rows it
-    had to wait for, so a level emptied meanwhile drops out."""
-    return list(
-        StockLevel.objects.select_for_update(of=("self",))
-        .select_related("batch")
-        .filter(warehouse_id=warehouse_id, sku_id__in=list(sku_ids), bucket=StockLevel.Bucket.SELLABLE,
-                on_hand__gt=F("reserved"))
-        .order_by("pk")
-    )
+    order. Empty levels of old lots are left alone."""
+    sku_ids = sorted(sku_ids)
+    if uses_postgresql():
+        rows = prepared_rows(FREE_LEVELS_SQL, [warehouse_id, sku_ids])
+    else:  # SQLite: the write lock taken at BEGIN covers every row
+        rows = (StockLevel.objects.select_for_update(of=("self",))
+                .filter(warehouse_id=warehouse_id, sku_id__in=sku_ids, bucket=StockLevel.Bucket.SELLABLE,
+                        on_hand__gt=F("reserved"))
+                .order_by("pk")
+                .values_list("pk", "warehouse_id", "sku_id", "batch_id", "on_hand", "reserved", "batch__expires_on",
+                             "batch__quarantined_at"))
+    return [FreeLevel(pk, warehouse_id, sku_id, batch_id, on_hand, reserved,
+                      BatchDates(expires_on, quarantined_at) if batch_id else None)
+            for pk, warehouse_id, sku_id, batch_id, on_hand, reserved, expires_on, quarantined_at in rows]
 
 
 def lock_level(level_id: int) -> StockLevel:

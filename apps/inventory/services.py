@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from apps.catalog.models import SKU
 from apps.core.actors import actor_label, actor_user
+from apps.core.db import prepared_cursor, prepared_rows, uses_postgresql
 
 from .errors import (
     AdjustBelowReserved,
@@ -30,7 +31,7 @@ from .errors import (
     UnknownStockLevel,
     UnknownWarehouse,
 )
-from .lock_objects import lock_level, lock_levels, lock_levels_for_skus, lock_or_create_level
+from .lock_objects import lock_free_levels, lock_level, lock_levels, lock_or_create_level
 from .models import Batch, Reservation, StockLevel, StockMove, Warehouse
 
 SELLABLE = StockLevel.Bucket.SELLABLE
@@ -59,18 +60,6 @@ def _change_level(level, *, on_hand=0, reserved=0):
                                                   updated_at=timezone.now())
     level.on_hand += on_hand
     level.reserved += reserved
-
-
-def _reserve_on_levels(levels: dict, quantities: dict[int, int]):
-    """Add reserved units to several locked levels in one statement (the CHECK guards the bound)."""
-    if not quantities:
-        return
-    StockLevel.objects.filter(pk__in=list(quantities)).update(
-        reserved=F("reserved") + Case(*(When(pk=pk, then=Value(qty)) for pk, qty in quantities.items()),
-                                      output_field=IntegerField()),
-        updated_at=timezone.now())
-    for pk, qty in quantities.items():
-        levels[pk].reserved += qty
 
 
 # --- receiving, counting, moving --------------------------------------------------------------
@@ -278,9 +267,16 @@ def _free_by_warehouse(sku_ids, cutoffs: dict[int, date], warehouse_ids) -> dict
     return free
 
 
+SHOP_WAREHOUSES_SQL = "SELECT warehouse_id FROM orders_shopwarehouse WHERE shop_id = %s ORDER BY priority, id"
+
+
 def _choose_warehouse(order, needs: dict[int, int], cutoffs) -> int | None:
     """The shop's ordered list: the first warehouse that can serve every line; else its default."""
-    preferred = list(order.shop.warehouse_preferences.order_by("priority", "id").values_list("warehouse_id", flat=True))
+    if uses_postgresql():
+        preferred = [warehouse_id for (warehouse_id,) in prepared_rows(SHOP_WAREHOUSES_SQL, [order.shop_id])]
+    else:
+        preferred = list(order.shop.warehouse_preferences.order_by("priority", "id")
+                         .values_list("warehouse_id", flat=True))
     default = order.shop.default_warehouse_id
     candidates = preferred or ([default] if default else [])
     if len(candidates) > 1:
@@ -289,6 +285,99 @@ def _choose_warehouse(order, needs: dict[int, int], cutoffs) -> int | None:
             if all(free[warehouse_id][sku_id] >= qty for sku_id, qty in needs.items()):
                 return warehouse_id
     return default or (candidates[0] if candidates else None)
+
+
+@dataclass(frozen=True, slots=True)
+class SkuRule:
+    code: str
+    min_remaining_shelf_life_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineToReserve:
+    """An order line as the planner reads it: what it wants and what it already holds."""
+
+    pk: int
+    line_no: int
+    sku_id: int
+    quantity: int
+    held: int
+    sku: SkuRule  # or the SKU itself, for lines intake has just inserted
+
+
+LINES_SQL = """
+    SELECT l.id, l.line_no, l.sku_id, l.quantity, k.code, k.min_remaining_shelf_life_days,
+           COALESCE((SELECT sum(r.quantity) FROM inventory_reservation r
+                     WHERE r.order_line_id = l.id AND r.state = 'active'), 0)
+    FROM orders_orderline l JOIN catalog_sku k ON k.id = l.sku_id
+    WHERE l.order_id = %s
+    ORDER BY l.line_no"""
+
+
+def _lines_to_reserve(order) -> list[LineToReserve]:
+    if uses_postgresql():
+        rows = prepared_rows(LINES_SQL, [order.pk])
+    else:
+        rows = (order.lines.order_by("line_no")
+                .annotate(held=Coalesce(Sum("reservations__quantity",
+                                            filter=Q(reservations__state=Reservation.State.ACTIVE)), 0))
+                .values_list("pk", "line_no", "sku_id", "quantity", "sku__code", "sku__min_remaining_shelf_life_days",
+                             "held"))
+    return [LineToReserve(pk, line_no, sku_id, quantity, held, SkuRule(code, min_days))
+            for pk, line_no, sku_id, quantity, code, min_days, held in rows]
+
+
+# Levels, reservations and their ledger lines in one statement (PostgreSQL). The CHECK on the
+# level still guards the bound; every data-modifying CTE runs whether or not it is read.
+WRITE_RESERVATIONS_SQL = """
+    WITH levels AS (
+        UPDATE inventory_stocklevel s SET reserved = s.reserved + t.quantity, updated_at = %(now)s
+        FROM unnest(%(level_ids)s::bigint[], %(level_quantities)s::integer[]) AS t(id, quantity)
+        WHERE s.id = t.id
+        RETURNING s.id, s.sku_id
+    ), reservations AS (
+        INSERT INTO inventory_reservation (order_line_id, stock_level_id, quantity, expires_at, state, created_at)
+        SELECT p.line_id, p.level_id, p.quantity, %(expires_at)s::timestamptz, 'active', %(now)s
+        FROM unnest(%(line_ids)s::bigint[], %(plan_level_ids)s::bigint[], %(plan_quantities)s::integer[])
+             AS p(line_id, level_id, quantity)
+        RETURNING id, stock_level_id, quantity
+    )
+    INSERT INTO inventory_stockmove (stock_level_id, sku_id, type, on_hand_delta, reserved_delta, order_id,
+                                     reservation_id, reference, note, actor_id, actor_label, is_intervention,
+                                     created_at)
+    SELECT r.stock_level_id, l.sku_id, 'reserve', 0, r.quantity, %(order_id)s, r.id, %(reference)s, '',
+           %(actor_id)s, %(actor_label)s, false, %(now)s
+    FROM reservations r JOIN levels l ON l.id = r.stock_level_id"""
+
+
+def _write_reservations(order, plan, taken: dict[int, int], *, expires_at, actor):
+    """Reserve `taken` units per locked level and record `plan` [(line, level, qty)] as
+    reservations with their ledger lines."""
+    if not plan:
+        return
+    reference = f"order:{order.external_id}"
+    user = actor_user(actor)
+    if uses_postgresql():
+        with prepared_cursor() as cursor:
+            cursor.execute(WRITE_RESERVATIONS_SQL, {
+                "now": timezone.now(), "level_ids": list(taken), "level_quantities": list(taken.values()),
+                "expires_at": expires_at, "line_ids": [line.pk for line, _l, _q in plan],
+                "plan_level_ids": [level.pk for _line, level, _q in plan],
+                "plan_quantities": [qty for _line, _level, qty in plan], "order_id": order.pk,
+                "reference": reference, "actor_id": user.pk if user else None, "actor_label": actor_label(actor)})
+        return
+    StockLevel.objects.filter(pk__in=list(taken)).update(
+        reserved=F("reserved") + Case(*(When(pk=pk, then=Value(qty)) for pk, qty in taken.items()),
+                                      output_field=IntegerField()),
+        updated_at=timezone.now())
+    reservations = Reservation.objects.bulk_create(
+        Reservation(order_line_id=line.pk, stock_level_id=level.pk, quantity=qty, expires_at=expires_at)
+        for line, level, qty in plan)
+    StockMove.objects.bulk_create(
+        StockMove(stock_level_id=level.pk, sku_id=level.sku_id, type=StockMove.Type.RESERVE, reserved_delta=qty,
+                  order_id=order.pk, reservation=reservation, reference=reference, actor=user,
+                  actor_label=actor_label(actor))
+        for (_line, level, qty), reservation in zip(plan, reservations))
 
 
 def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date | None = None,
@@ -305,11 +394,10 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
         raise NotReservable(details={"status": order.status})
     today = today or _today()
     if new_lines is not None:
-        lines, already = new_lines, {}
+        lines = [LineToReserve(line.pk, line.line_no, line.sku_id, line.quantity, 0, line.sku) for line in new_lines]
     else:
-        lines = list(order.lines.select_related("sku").order_by("line_no").annotate(
-            held=Coalesce(Sum("reservations__quantity", filter=Q(reservations__state=Reservation.State.ACTIVE)), 0)))
-        already = {line.pk: line.held for line in lines if line.held}
+        lines = _lines_to_reserve(order)
+    already = {line.pk: line.held for line in lines if line.held}
     wanted = {line.pk: line.quantity - already.get(line.pk, 0) for line in lines}
     if not any(qty > 0 for qty in wanted.values()):
         return ReservationResult(warehouse_id=order.warehouse_id)
@@ -326,7 +414,7 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
     if order.warehouse_id is None:
         levels = []
     else:
-        levels = lock_levels_for_skus(warehouse_id=order.warehouse_id, sku_ids={line.sku_id for line in lines})
+        levels = lock_free_levels(warehouse_id=order.warehouse_id, sku_ids={line.sku_id for line in lines})
     by_sku = defaultdict(list)
     for level in sorted(levels, key=_fefo_key):
         by_sku[level.sku_id].append(level)
@@ -357,15 +445,7 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
     if result.shortfalls and on_shortfall == "raise":
         raise InsufficientStock(details={"lines": [s.as_dict() for s in result.shortfalls]})
 
-    reservations, moves = [], []
-    for line, level, qty in plan:
-        reservation = Reservation(order_line=line, stock_level=level, quantity=qty, expires_at=expires_at)
-        reservations.append(reservation)
-        moves.append(_move(level, type=StockMove.Type.RESERVE, actor=actor, reserved=qty, order_id=order.pk,
-                           reservation=reservation, reference=f"order:{order.external_id}"))
-    _reserve_on_levels({level.pk: level for level in levels}, taken)
-    Reservation.objects.bulk_create(reservations)
-    StockMove.objects.bulk_create(moves)
+    _write_reservations(order, plan, taken, expires_at=expires_at, actor=actor)
     result.reserved = sum(taken.values())
     if result.shortfalls and on_shortfall == "hold":
         _open_stock_holds(order, result.shortfalls)
