@@ -303,7 +303,7 @@ ORDER_COLUMNS = (
     "warehouse_id", "status", "status_changed_at", "status_before_intercept", "payment_status", "receiver_name",
     "receiver_phone", "phone_tail", "province", "city", "district", "address_detail", "postal_code", "currency",
     "goods_total", "shipping_fee", "discount_total", "grand_total", "paid_amount", "buyer_remark",
-    "seller_remark", "placed_at", "paid_at", "intake_digest",
+    "seller_remark", "placed_at", "paid_at", "intake_digest", "region_code",
 )
 LINE_COLUMNS = ("order_id", "line_no", "sku_id", "name", "quantity", "unit_price", "discount", "line_total")
 EVENT_COLUMNS = ("order_id", "type", "name", "from_status", "to_status", "actor_id", "actor_label", "payload",
@@ -357,7 +357,7 @@ def raw_sql_baseline(db: BenchDatabase, ids: dict, skus, payloads: list[dict], t
                 money(Decimal(payload["goods_total"])), money(Decimal(payload["shipping_fee"])),
                 money(Decimal(payload["discount_total"])), grand_total, grand_total, payload["buyer_remark"], "",
                 moment(datetime.fromisoformat(payload["placed_at"])),
-                moment(datetime.fromisoformat(payload["paid_at"])), digest,
+                moment(datetime.fromisoformat(payload["paid_at"])), digest, "",
             )
             try:
                 if db.is_postgresql:
