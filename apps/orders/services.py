@@ -117,6 +117,10 @@ def _apply_transition(order, *, name, actor, reason="", payload=None, is_interve
             from apps.approvals.services import close_requests_of_ended_order
 
             close_requests_of_ended_order(order, at=now)
+        elif from_status == "picking":
+            from apps.fulfillment.services.waves import release_wave_of_ended_order
+
+            release_wave_of_ended_order(order, at=now)
     elif order.status == "pending_review":
         schedule_audit(order.pk)
     return order

@@ -209,6 +209,39 @@ def test_an_order_returned_to_ready_by_the_plain_transition_can_join_a_new_wave(
     assert WaveOrder.objects.get(wave=first).left_at is not None
 
 
+def test_an_order_cancelled_while_being_picked_leaves_its_wave_and_the_wave_can_finish(floor):
+    from apps.orders.services import order_transition
+
+    kept = floor.order({floor.bowl: 1}, hours_left=5)
+    cancelled = floor.order({floor.food: 2, floor.litter: 1}, hours_left=6)
+    wave = floor.wave().wave
+    floor.scan(wave, floor.litter.barcode, task=PickTask.objects.get(order=cancelled, sku=floor.litter))
+
+    order_transition(order_id=cancelled.pk, name="cancel", actor=make_user("cs_agent", shops=[floor.shop]),
+                     reason="买家取消")
+
+    assert set(PickTask.objects.filter(order=cancelled).values_list("state", flat=True)) == {"released"}
+    assert WaveOrder.objects.get(wave=wave, order=cancelled).left_at is not None
+    assert not Reservation.objects.filter(order_line__order=cancelled, state=Reservation.State.ACTIVE).exists()
+    assert next_task(wave_id=wave.pk).order_id == kept.pk  # the scan page offers only the kept order
+    wave.refresh_from_db()
+    assert wave.state == "picking"
+    floor.pick_all(wave)
+    wave.refresh_from_db()
+    assert wave.state == "done" and Order.objects.get(pk=kept.pk).status == "picked"
+    assert ledger_matches_levels() == []
+
+
+def test_cancelling_the_last_order_being_picked_completes_its_wave(floor):
+    from apps.orders.services import order_transition
+
+    order = floor.order()
+    wave = floor.wave().wave
+    order_transition(order_id=order.pk, name="cancel", actor=make_user("cs_agent", shops=[floor.shop]), reason="买家取消")
+    wave.refresh_from_db()
+    assert wave.state == "done" and not PickTask.objects.filter(wave=wave, state="open").exists()
+
+
 # --- scanning ------------------------------------------------------------------------------------
 
 def test_the_whole_day_wave_scan_pack_waybill_ship_track_to_delivered_keeps_the_ledger(floor, fake_carrier):

@@ -211,6 +211,18 @@ def wave_release_order(*, order_id: int, reason: str, actor):
     return order
 
 
+def release_wave_of_ended_order(order, *, at):
+    """An order cancelled while being picked leaves its wave: its open tasks are released (the
+    scan page stops offering them) and the wave can complete without it. The caller holds the
+    order's lock; its reservations are released by the stock service in the same transaction."""
+    members = list(WaveOrder.objects.filter(order=order, left_at__isnull=True).values_list("pk", "wave_id"))
+    if not members:
+        return
+    _release_memberships([pk for pk, _wave in members], now=at)
+    for _pk, wave_id in members:
+        complete_wave_if_done(wave_id)
+
+
 def complete_wave_if_done(wave_id: int) -> bool:
     """Mark the wave done once no task is open. A conditional UPDATE rather than a lock: two
     clerks finishing the last two tasks at once may both run it, and only one changes the row."""
