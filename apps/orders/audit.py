@@ -22,21 +22,25 @@ class Finding:
     details: dict = field(default_factory=dict)
 
 
-def _stock_gap(order, hold_type) -> Finding | None:
-    """Reserve what has become available since intake; what is still missing is the finding."""
+def _stock_gaps(order) -> dict:
+    """Reserve what has become available since intake; what is still missing, by hold type."""
     from apps.inventory.services import reserve_for_order, shortfall_holds
 
     result = reserve_for_order(order, actor=None, on_shortfall="report")
-    gap = shortfall_holds(result.shortfalls).get(hold_type)
+    return shortfall_holds(result.shortfalls)
+
+
+def _stock_finding(gaps: dict, hold_type) -> Finding | None:
+    gap = gaps.get(hold_type)
     return Finding(hold_type, *gap) if gap else None
 
 
 def check_out_of_stock(order, rule) -> Finding | None:
-    return _stock_gap(order, HoldType.OUT_OF_STOCK)
+    return _stock_finding(_stock_gaps(order), HoldType.OUT_OF_STOCK)
 
 
 def check_expiry_conflict(order, rule) -> Finding | None:
-    return _stock_gap(order, HoldType.EXPIRY_CONFLICT)
+    return _stock_finding(_stock_gaps(order), HoldType.EXPIRY_CONFLICT)
 
 
 def check_price_mismatch(order, rule) -> Finding | None:
@@ -126,11 +130,21 @@ CHECKS = {
 }
 
 
+# Both stock rules read the same reservation pass: evaluate runs it once for the two.
+STOCK_RULES = {AuditRule.Code.OUT_OF_STOCK: HoldType.OUT_OF_STOCK,
+               AuditRule.Code.EXPIRY_CONFLICT: HoldType.EXPIRY_CONFLICT}
+
+
 def evaluate(order) -> list[tuple[AuditRule, Finding]]:
     """Every active rule's finding for this order."""
-    findings = []
+    findings, stock_gaps = [], None
     for rule in AuditRule.objects.filter(is_active=True):
-        finding = CHECKS[rule.code](order, rule)
+        if rule.code in STOCK_RULES:
+            if stock_gaps is None:
+                stock_gaps = _stock_gaps(order)
+            finding = _stock_finding(stock_gaps, STOCK_RULES[rule.code])
+        else:
+            finding = CHECKS[rule.code](order, rule)
         if finding:
             findings.append((rule, finding))
     return findings
