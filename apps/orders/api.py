@@ -6,7 +6,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
@@ -20,7 +19,7 @@ from apps.customers.models import Customer
 
 from . import selectors, services
 from .errors import OrderNotFound, TransitionHasOwnFlow
-from .filters import OrderFilter
+from .filters import OrderFilter, OrderOrdering
 from .normalisation import urgency
 from .models import HoldType, Order, OrderEvent, OrderHold, OrderLine
 
@@ -283,7 +282,7 @@ class OrderPagination(CursorPagination):
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [permissions.IsAuthenticated, OrderPermission]
     filterset_class = OrderFilter
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [DjangoFilterBackend, OrderOrdering]
     ordering_fields = ["placed_at", "promised_ship_by"]  # ?ordering=promised_ship_by: most urgent first
     ordering = ["-placed_at", "-id"]  # by default newest first, with a unique tie-break for the cursor
     pagination_class = OrderPagination

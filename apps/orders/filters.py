@@ -1,7 +1,11 @@
-import django_filters
-from django.utils.translation import gettext_lazy as _
+from datetime import datetime, timezone as dt_timezone
 
+import django_filters
+from django.db.models import DateTimeField, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework.filters import OrderingFilter
 
 from .models import PRE_SHIPMENT_STATUSES, Order, OrderStatus
 from .normalisation import urgency_bounds
@@ -31,3 +35,27 @@ class OrderFilter(django_filters.FilterSet):
     def filter_phone_tail(self, queryset, name, value):
         digits = "".join(ch for ch in value if ch.isdigit())[-4:]
         return queryset.filter(phone_tail=digits) if len(digits) == 4 else queryset.none()
+
+
+# Where orders without a promised ship-by sort: after every dated one, in either direction.
+_NO_SHIP_BY = {"asc": datetime(9999, 12, 31, tzinfo=dt_timezone.utc), "desc": datetime(1, 1, 2, tzinfo=dt_timezone.utc)}
+
+
+class OrderOrdering(OrderingFilter):
+    """`?ordering=` placed_at or promised_ship_by, either direction (one key). The cursor pages on
+    the first key alone, so that key is never null (a missing ship-by sorts last) and the id breaks
+    ties, which keeps every order on exactly one page."""
+
+    def get_ordering(self, request, queryset, view):
+        first = super().get_ordering(request, queryset, view)[0]
+        descending = first.startswith("-")
+        name = "ship_by_key" if first.lstrip("-") == "promised_ship_by" else first.lstrip("-")
+        return ["-" + name, "-id"] if descending else [name, "id"]
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        if ordering[0].lstrip("-") == "ship_by_key":
+            missing = _NO_SHIP_BY["desc" if ordering[0].startswith("-") else "asc"]
+            queryset = queryset.annotate(ship_by_key=Coalesce("promised_ship_by", Value(missing),
+                                                              output_field=DateTimeField()))
+        return queryset.order_by(*ordering)

@@ -185,3 +185,28 @@ def test_a_person_passing_review_is_routed_to_approval_when_a_policy_applies(use
     response = lead.post(f"{URL}{order.pk}/transitions/pass_review/", {"reason": "看过了"}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "pending_approval"
     assert ApprovalRequest.objects.get(order=order).state == "pending"
+
+
+@pytest.mark.parametrize("ordering", ["promised_ship_by", "-promised_ship_by", "placed_at", None])
+def test_cursor_pages_hold_every_order_once_whatever_the_ordering(two_shops, token_client, ordering):
+    """Ties and orders without a promised ship-by (null) must neither repeat nor vanish across pages."""
+    from datetime import timedelta
+
+    shop = two_shops[0]
+    same = datetime(2026, 11, 20, 18, tzinfo=SHANGHAI)
+    orders = [OrderFactory(shop=shop, promised_ship_by=same if n % 3 else None,
+                           placed_at=same - timedelta(hours=n % 2)) for n in range(9)]
+    orders.append(OrderFactory(shop=shop, promised_ship_by=same - timedelta(hours=5)))
+    client = token_client(shop)
+    params = {"page_size": 2, **({"ordering": ordering} if ordering else {})}
+    seen, url = [], URL
+    for _page in range(20):
+        response = client.get(url, params)
+        assert response.status_code == 200, response.content
+        seen += [row["id"] for row in response.json()["results"]]
+        url, params = response.json()["next"], None
+        if not url:
+            break
+    assert sorted(seen) == sorted(order.pk for order in orders)
+    if ordering == "promised_ship_by":
+        assert seen[0] == orders[-1].pk  # the most urgent first
