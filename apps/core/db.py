@@ -31,3 +31,25 @@ def prepared_rows(sql: str, params) -> list[tuple]:
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def select_columns(model, alias: str) -> str:
+    """The model's concrete columns, in field order, for a hand-written SELECT that
+    `instances_from_row` turns back into model instances."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+
+def instances_from_row(row, *models) -> list:
+    """Model instances from one row of `select_columns(models[0]), select_columns(models[1]), …`,
+    with each field's database converters applied as the ORM would (JSON, encrypted fields)."""
+    instances, offset = [], 0
+    for model in models:
+        fields = model._meta.concrete_fields
+        values = list(row[offset:offset + len(fields)])
+        offset += len(fields)
+        for index, field in enumerate(fields):
+            for converter in field.get_db_converters(connection):
+                values[index] = converter(values[index], field, connection)
+        instances.append(model.from_db(connection.alias, None, values))
+    return instances
