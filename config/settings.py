@@ -3,6 +3,7 @@
 Defaults are safe for production (DEBUG off, no hosts allowed, secure cookies); the Makefile's
 `demo` target turns DEBUG on. With no DATABASE_URL the embedded SQLite database under var/ is used.
 """
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -40,8 +41,22 @@ def _secret_key() -> str:
     return key
 
 
+def _notes_keys() -> list[str]:
+    """Fernet keys for customer service's private notes (apps.core.crypto): ORDERHUB_NOTES_KEYS,
+    else one generated into var/ on first use (demo and tests; production sets the variable)."""
+    keys = env_list("ORDERHUB_NOTES_KEYS")
+    if keys:
+        return keys
+    key_file = VAR_DIR / "notes_key"
+    if not key_file.exists():
+        key_file.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        key_file.chmod(0o600)
+    return [key_file.read_text().strip()]
+
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = _secret_key()
+ORDERHUB_NOTES_KEYS = _notes_keys()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 

@@ -117,6 +117,19 @@ for _role in (WAREHOUSE_CLERK, WAREHOUSE_LEAD, MANAGER):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {"returns.receive_returnrequest",
                                                          "returns.inspect_returnrequest"}
 
+# Workbench pages (issue 7): agents mark orders urgent and keep private notes, which only customer
+# service reads — not managers, not admins (the notes are encrypted at rest, apps.core.crypto).
+# Finance and managers read payments, refunds and receivables; managers the holds and lateness board.
+CS_NOTES = {"orders.add_csnote", "orders.view_csnote"}
+for _role in (CS_AGENT, CS_LEAD, MANAGER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {"orders.mark_urgent"}
+for _role in (CS_AGENT, CS_LEAD):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | CS_NOTES
+ROLE_PERMISSIONS[MANAGER] = ROLE_PERMISSIONS[MANAGER] - CS_NOTES
+for _role in (FINANCE, MANAGER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {"orders.view_finance"}
+ROLE_PERMISSIONS[MANAGER] = ROLE_PERMISSIONS[MANAGER] | {"orders.view_operations_board"}
+
 # Admins get every permission of these apps (configuration, users, scopes) plus the job queue.
 ADMIN_APPS = ("accounts", "auth", "customers", "catalog", "inventory", "orders", "approvals", "fulfillment", "customs",
               "returns", "guardian", "django_q")
@@ -162,7 +175,8 @@ def sync_roles(apps=None):
         group, _created = Group.objects.get_or_create(name=role)
         group.permissions.set(lookup(names))
     admin_group, _created = Group.objects.get_or_create(name=ADMIN)
-    admin_group.permissions.set(Permission.objects.filter(content_type__app_label__in=ADMIN_APPS))
+    admin_group.permissions.set(Permission.objects.filter(content_type__app_label__in=ADMIN_APPS).exclude(
+        content_type__app_label="orders", codename__in=[name.split(".")[1] for name in CS_NOTES]))
 
 
 def create_all_permissions(apps):

@@ -8,6 +8,11 @@ class OrderNotFound(NotFound):
     default_message = _("No such order.")
 
 
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+    default_message = _("No such customer with open receivables in your shops.")
+
+
 class UnknownTransition(ValidationFailed):
     code = "unknown_transition"
     default_message = _("There is no such order action.")

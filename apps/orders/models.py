@@ -322,6 +322,9 @@ class Order(TimeStampedModel):
             ("change_shipping_address", _("Can change an order's shipping address")),
             ("unlock_address", _("Can unlock the address of a packed order")),
             ("record_complaint", _("Can record a buyer's complaint on an order")),
+            ("mark_urgent", _("Can mark an order urgent")),
+            ("view_finance", _("Can see payments, refunds and receivables")),
+            ("view_operations_board", _("Can see open holds by type and age and late orders")),
         ]
 
     def __str__(self):
@@ -485,6 +488,32 @@ class OrderEvent(models.Model):
 
     def __str__(self):
         return f"{self.order_id} {self.type} {self.name}"
+
+
+class CsNote(models.Model):
+    """A customer-service agent's private note on an order: only customer-service roles read it,
+    and its text is stored encrypted (apps.core.crypto), never in the order's event payloads."""
+
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="cs_notes")
+    body_encrypted = models.TextField(_("note (encrypted)"), editable=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT,
+                               related_name="+")
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("private note")
+        verbose_name_plural = _("private notes")
+        ordering = ["order", "-created_at", "-id"]
+        indexes = [models.Index(fields=["order", "-created_at"], name="csnote_order_time")]
+
+    def __str__(self):
+        return f"{self.order_id} note {self.pk}"
+
+    @property
+    def body(self) -> str:
+        from apps.core.crypto import decrypt_text
+
+        return decrypt_text(self.body_encrypted)
 
 
 class AuditRule(models.Model):

@@ -6,7 +6,24 @@ never by per-order permission rows. Out of scope means "not found", never "forbi
 """
 from datetime import timedelta
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    Value,
+    Count,
+    DecimalField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import get_objects_for_user
@@ -15,10 +32,11 @@ from apps.inventory.models import Warehouse
 
 from .authentication import ShopPrincipal
 from apps.core.errors import ValidationFailed
+from apps.core.money import to_money
 from apps.core.privacy import mask_name, mask_phone
 
-from .errors import OrderNotFound, ShopNotServed
-from .models import TERMINAL_STATUSES, Order, OrderEvent, Shop
+from .errors import CustomerNotFound, OrderNotFound, ShopNotServed
+from .models import PRE_SHIPMENT_STATUSES, TERMINAL_STATUSES, CsNote, HoldType, Order, OrderEvent, OrderHold, Shop
 
 
 def served_shops(user) -> QuerySet[Shop]:
@@ -131,3 +149,157 @@ def agent_worklist(*, actor, query: str = "", now=None) -> QuerySet[Order]:
                   Q(last_complaint_at__lt=now - NO_RESPONSE_AFTER) & ~Exists(staff_since), output_field=BooleanField()))
               .order_by("-placed_at", "-id"))
     return order_search(orders, query)
+
+
+# --- the agent's order page ------------------------------------------------------------------------
+
+TIMELINE_LENGTH = 20
+
+
+def agent_order(*, actor, order_id: int) -> Order:
+    """An order of a shop the agent serves (else not found), with what its page shows at once."""
+    order = (orders_visible_to(actor).filter(pk=order_id, shop__in=served_shops(actor).values("pk"))
+             .select_related("shop", "customer", "warehouse")
+             .prefetch_related("lines__sku", "tags",
+                               Prefetch("holds", queryset=OrderHold.objects.filter(released_at__isnull=True)
+                                        .order_by("opened_at", "id"), to_attr="open_holds"))
+             .first())
+    if order is None:
+        raise OrderNotFound(details={"order_id": order_id})
+    return order
+
+
+def order_timeline(order, *, limit: int | None = TIMELINE_LENGTH) -> list[OrderEvent]:
+    """The order's events, newest first; the page shows the latest few, the full history on demand."""
+    events = order.events.select_related("actor").order_by("-created_at", "-id")
+    return list(events[:limit] if limit else events)
+
+
+def buyer_other_orders(*, actor, order, limit: int = 20) -> list[Order]:
+    """The same buyer's other orders the actor may see, newest first."""
+    return list(orders_visible_to(actor).filter(customer_id=order.customer_id).exclude(pk=order.pk)
+                .select_related("shop").order_by("-placed_at", "-id")[:limit])
+
+
+def can_read_cs_notes(actor) -> bool:
+    return actor is not None and actor.has_perm("orders.view_csnote")
+
+
+def cs_notes(*, actor, order) -> list[CsNote]:
+    """Customer service's private notes on the order, newest first; nobody else reads them."""
+    if not can_read_cs_notes(actor):
+        return []
+    return list(order.cs_notes.select_related("author"))
+
+
+# --- finance -----------------------------------------------------------------------------------------
+
+def _finance_orders(actor) -> QuerySet[Order]:
+    if actor is None or not actor.has_perm("orders.view_finance"):
+        return Order.objects.none()
+    return orders_visible_to(actor)
+
+
+def payment_state_counts(*, actor) -> dict[str, int]:
+    rows = _finance_orders(actor).values("payment_status").annotate(n=Count("pk")).order_by()
+    return {row["payment_status"]: row["n"] for row in rows}
+
+
+def orders_by_payment_state(*, actor, state: str) -> QuerySet[Order]:
+    return (_finance_orders(actor).filter(payment_status=state).select_related("shop", "customer")
+            .order_by("-placed_at", "-id"))
+
+
+# Orders that still owe money: live (not cancelled, expired, refused or intercepted), not fully paid.
+_OWING = ~Q(status__in=["cancelled", "expired", "refused", "intercepted"])
+_OWED = ExpressionWrapper(F("grand_total") - F("paid_amount"), output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
+def _due_before(now):
+    """Orders placed longer ago than their customer's payment terms (due date = placed + terms)."""
+    terms = ExpressionWrapper(F("customer__payment_terms_days") * timedelta(days=1), output_field=DurationField())
+    return Q(placed_at__lt=ExpressionWrapper(Value(now) - terms, output_field=DateTimeField()))
+
+
+def receivables(*, actor, now=None) -> list[dict]:
+    """Per credit customer (a credit limit or payment terms), what their live orders in the actor's
+    shops still owe, how much of it is past its due date, and the oldest unpaid order, largest first."""
+    now = now or timezone.now()
+    rows = (_finance_orders(actor).filter(_OWING, grand_total__gt=F("paid_amount"))
+            .filter(Q(customer__credit_limit__gt=0) | Q(customer__payment_terms_days__gt=0))
+            .values("customer_id", "customer__code", "customer__name", "customer__credit_limit",
+                    "customer__payment_terms_days")
+            .annotate(owed=Sum(_OWED), overdue=Sum(_OWED, filter=_due_before(now)), orders=Count("pk"),
+                      oldest=Min("placed_at"))
+            .order_by())
+    result = [{"customer_id": row["customer_id"], "code": row["customer__code"], "name": row["customer__name"],
+               "credit_limit": row["customer__credit_limit"], "terms_days": row["customer__payment_terms_days"],
+               "owed": to_money(row["owed"] or 0), "overdue": to_money(row["overdue"] or 0), "orders": row["orders"],
+               "oldest": row["oldest"]} for row in rows]
+    return sorted(result, key=lambda row: (-row["owed"], row["code"]))
+
+
+def customer_receivable(*, actor, customer_id: int, now=None) -> dict:
+    """One credit customer's unpaid live orders in the actor's shops, each with its due date."""
+    from apps.customers.models import Customer
+
+    now = now or timezone.now()
+    customer = Customer.objects.filter(pk=customer_id).first()
+    orders = list(_finance_orders(actor).filter(_OWING, customer_id=customer_id, grand_total__gt=F("paid_amount"))
+                  .select_related("shop").order_by("placed_at", "id"))
+    if customer is None or not orders:
+        raise CustomerNotFound(details={"customer_id": customer_id})
+    for order in orders:
+        order.owed = order.grand_total - order.paid_amount
+        order.due_at = order.placed_at + timedelta(days=customer.payment_terms_days)
+        order.is_overdue = order.due_at < now
+    return {"customer": customer, "orders": orders, "owed": sum((o.owed for o in orders), to_money(0)),
+            "overdue": sum((o.owed for o in orders if o.is_overdue), to_money(0))}
+
+
+# --- the manager's board ---------------------------------------------------------------------------
+
+HOLD_AGE_BUCKETS = (("lt_1h", timedelta(hours=1)), ("1h_24h", timedelta(hours=24)), ("gt_24h", None))
+
+
+def _board_orders(actor) -> QuerySet[Order]:
+    if actor is None or not actor.has_perm("orders.view_operations_board"):
+        return Order.objects.none()
+    return orders_visible_to(actor)
+
+
+def open_holds_by_type_and_age(*, actor, now=None) -> list[dict]:
+    """Open holds on the actor's orders, counted per type and age bucket (< 1 h, 1–24 h, > 24 h)."""
+    now = now or timezone.now()
+    holds = OrderHold.objects.filter(released_at__isnull=True, order__in=_board_orders(actor).values("pk"))
+    rows = (holds.values("type")
+            .annotate(lt_1h=Count("pk", filter=Q(opened_at__gt=now - timedelta(hours=1))),
+                      h1_24h=Count("pk", filter=Q(opened_at__lte=now - timedelta(hours=1),
+                                                  opened_at__gt=now - timedelta(hours=24))),
+                      gt_24h=Count("pk", filter=Q(opened_at__lte=now - timedelta(hours=24))),
+                      total=Count("pk"))
+            .order_by("-total", "type"))
+    return [{"type": row["type"], "label": HoldType(row["type"]).label if row["type"] in HoldType.values
+             else row["type"], "lt_1h": row["lt_1h"], "h1_24h": row["h1_24h"], "gt_24h": row["gt_24h"],
+             "total": row["total"]} for row in rows]
+
+
+def open_holds(*, actor, type: str | None = None, age: str | None = None, now=None) -> QuerySet[OrderHold]:
+    now = now or timezone.now()
+    holds = (OrderHold.objects.filter(released_at__isnull=True, order__in=_board_orders(actor).values("pk"))
+             .select_related("order", "order__shop").order_by("opened_at", "id"))
+    if type:
+        holds = holds.filter(type=type)
+    bounds = {"lt_1h": Q(opened_at__gt=now - timedelta(hours=1)),
+              "1h_24h": Q(opened_at__lte=now - timedelta(hours=1), opened_at__gt=now - timedelta(hours=24)),
+              "gt_24h": Q(opened_at__lte=now - timedelta(hours=24))}
+    if age in bounds:
+        holds = holds.filter(bounds[age])
+    return holds
+
+
+def orders_past_ship_by(*, actor, now=None) -> QuerySet[Order]:
+    """Orders not yet shipped whose promised ship-by has passed, the most overdue first."""
+    now = now or timezone.now()
+    return (_board_orders(actor).filter(status__in=PRE_SHIPMENT_STATUSES, promised_ship_by__lt=now)
+            .select_related("shop", "warehouse").order_by("promised_ship_by", "id"))

@@ -37,10 +37,12 @@ from .models import (
     PRE_SHIPMENT_STATUSES,
     TERMINAL_STATUSES,
     TRANSITION_LABELS,
+    CsNote,
     Order,
     OrderEvent,
     OrderHold,
     OrderLine,
+    OrderTag,
     PaymentStatus,
 )
 from .platforms import recognise_platform
@@ -216,6 +218,49 @@ def order_record_complaint(*, order_id: int, text: str, actor) -> OrderEvent:
         raise ValidationFailed(code="complaint_text_required", details={"text": text})
     order = lock_order(order_id)
     return record_order_event(order, name=COMPLAINT_EVENT, actor=actor, payload={"text": text[:2000]})
+
+
+NOTE_MAX_LENGTH = 2000
+URGENT_TAG = "urgent"
+
+
+@transaction.atomic
+def order_add_note(*, order_id: int, body: str, actor) -> CsNote:
+    """A private customer-service note, stored encrypted. The timeline only says a note was added
+    (events are read by every role), which also counts as staff attention on a complaint."""
+    from apps.core.crypto import encrypt_text
+
+    if not actor_has_perm(actor, "orders.add_csnote"):
+        raise TransitionForbidden(details={"permission": "orders.add_csnote"})
+    body = (body or "").strip()
+    if not body:
+        raise ValidationFailed(_("Write the note first."), code="note_required",
+                               details={"body": [{"code": "required", "message": _("Write the note first.")}]})
+    if len(body) > NOTE_MAX_LENGTH:
+        raise ValidationFailed(_("The note is too long."), code="note_too_long", details={"body": [{
+            "code": "too_long", "message": _("At most %(max)d characters.") % {"max": NOTE_MAX_LENGTH}}]})
+    order = lock_order(order_id)
+    note = CsNote.objects.create(order=order, body_encrypted=encrypt_text(body), author=actor_user(actor))
+    record_order_event(order, name="cs_note_added", actor=actor, payload={"note_id": note.pk})
+    return note
+
+
+@transaction.atomic
+def order_mark_urgent(*, order_id: int, actor, reason: str = "") -> bool:
+    """Tag the order `urgent`, which the agent's worklist and order page show. Marking twice changes
+    nothing; returns whether this call marked it."""
+    if not actor_has_perm(actor, "orders.mark_urgent"):
+        raise TransitionForbidden(details={"permission": "orders.mark_urgent"})
+    order = lock_order(order_id)
+    if order.status in TERMINAL_STATUSES:
+        raise TransitionNotAllowed(_("A finished order cannot be marked urgent."),
+                                   details={"status": order.status})
+    _tag, created = OrderTag.objects.get_or_create(order=order, tag=URGENT_TAG,
+                                                   defaults={"source": actor_label(actor)[:64]})
+    if created:
+        record_order_event(order, name="marked_urgent", actor=actor,
+                           payload={"reason": reason.strip()[:500]} if reason.strip() else {})
+    return created
 
 
 @transaction.atomic

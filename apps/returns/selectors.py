@@ -14,6 +14,7 @@ from .models import (
     FINAL_STATES,
     ReasonNode,
     ReturnEvent,
+    ReturnKind,
     ReturnLine,
     ReturnPhoto,
     ReturnRequest,
@@ -39,6 +40,15 @@ def return_list(*, actor, order_id: int | None = None, state: str | None = None,
     if query:
         returns = returns.filter(Q(order__external_id=query) | Q(return_tracking_no=query))
     return returns
+
+
+def refunds_waiting(*, actor) -> QuerySet[ReturnRequest]:
+    """Returns whose money is due: refund-only requests once approved, return-and-refund requests
+    once the goods are inspected (the states ReturnRequest.refund accepts), oldest first."""
+    return (returns_visible_to(actor)
+            .filter(Q(kind=ReturnKind.REFUND_ONLY, state=ReturnState.APPROVED)
+                    | Q(kind=ReturnKind.RETURN_AND_REFUND, state=ReturnState.INSPECTED))
+            .select_related("order", "order__shop", "reason").order_by("state_changed_at", "id"))
 
 
 def return_photo(*, actor, return_id: int, photo_id: int) -> ReturnPhoto:

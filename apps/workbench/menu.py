@@ -24,6 +24,14 @@ def menu_for(user) -> list[Entry]:
     if user.has_perm("orders.serve_shop") or user.has_perm("orders.add_order"):
         entries.append(Entry(_("My orders"), _("Open orders of your shops: find one by phone tail, order number "
                                                "or tracking number."), reverse("workbench:cs-orders")))
+    if user.has_perm("orders.view_finance"):
+        entries.append(Entry(_("Finance"), _("Orders by payment state, refunds waiting, receivables by customer."),
+                             reverse("workbench:finance-receivables")))
+    if user.has_perm("orders.view_operations_board"):
+        entries.append(Entry(_("Open holds"), _("Holds by type and age: what is stuck, and for how long."),
+                             reverse("workbench:board-holds")))
+        entries.append(Entry(_("Late orders"), _("Orders past their promised ship-by that have not left."),
+                             reverse("workbench:board-late")))
     if user.has_perm("returns.view_returnrequest"):
         entries.append(Entry(_("Returns"), _("Start and follow returns from the order; receive and inspect the "
                                              "goods that come back."), reverse("workbench:return-list")))

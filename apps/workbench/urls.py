@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import cs, returns, views, warehouse
+from . import board, cs, finance, returns, views, warehouse
 
 app_name = "workbench"
 
@@ -14,6 +14,18 @@ urlpatterns = [
     path("manager/approvals/<int:request_id>/", views.approval_detail, name="approval-detail"),
     path("manager/approvals/<int:request_id>/<str:act>/", views.approval_act, name="approval-act"),
     path("cs/orders/", cs.order_worklist, name="cs-orders"),
+    path("cs/orders/<int:order_id>/", cs.order_detail, name="cs-order-detail"),
+    path("cs/orders/<int:order_id>/history/", cs.order_history, name="cs-order-history"),
+    path("cs/orders/<int:order_id>/buyer-orders/", cs.order_buyer_orders, name="cs-order-buyer-orders"),
+    path("cs/orders/<int:order_id>/note/", cs.order_add_note, name="cs-order-note"),
+    path("cs/orders/<int:order_id>/urgent/", cs.order_mark_urgent, name="cs-order-urgent"),
+    path("cs/orders/<int:order_id>/intercept/", cs.order_intercept, name="cs-order-intercept"),
+    path("finance/payments/", finance.payments, name="finance-payments"),
+    path("finance/refunds/", finance.refunds, name="finance-refunds"),
+    path("finance/receivables/", finance.receivable_list, name="finance-receivables"),
+    path("finance/receivables/<int:customer_id>/", finance.receivable_detail, name="finance-receivable"),
+    path("manager/holds/", board.holds, name="board-holds"),
+    path("manager/late/", board.late_orders, name="board-late"),
     path("returns/", returns.return_list, name="return-list"),
     path("returns/<int:return_id>/", returns.return_detail, name="return-detail"),
     path("returns/<int:return_id>/photos/<int:photo_id>/", returns.return_photo, name="return-photo"),
