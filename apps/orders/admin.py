@@ -9,6 +9,7 @@ from apps.core.errors import DomainError
 from . import selectors, services
 from .models import (
     AuditRule,
+    CsNote,
     Order,
     OrderEvent,
     OrderHold,
@@ -170,6 +171,17 @@ class OrderHoldAdmin(AppendOnlyAdmin):
     list_filter = ["type", "owner_role"]
     list_select_related = ["order"]
     search_fields = ["=order__external_id"]
+
+
+@admin.register(CsNote)
+class CsNoteAdmin(AppendOnlyAdmin):
+    """Who wrote a private note on which order, and when; the text itself is for customer service
+    only (the order page), never shown here."""
+
+    list_display = ["created_at", "order", "author"]
+    list_select_related = ["order", "author"]
+    search_fields = ["=order__external_id"]
+    fields = ["order", "author", "created_at"]
 
 
 @admin.register(OrderLine)
