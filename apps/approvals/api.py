@@ -172,6 +172,9 @@ class ApprovalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def _act(self, pk, payload_class, act):
         request_id = _int_or_404(pk)
+        # Out of scope is 404 before anything else: a refusal about the request's steps would tell a
+        # stranger it exists.
+        selectors.ensure_in_scope(user=self.request.user, request_id=request_id)
         payload = payload_class(data=self.request.data)
         payload.is_valid(raise_exception=True)
         act(request_id, payload.validated_data)
@@ -204,7 +207,6 @@ class ApprovalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(request=WithdrawIn, responses={200: ApprovalDetailOut, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR})
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
-        selectors.ensure_in_scope(user=request.user, request_id=_int_or_404(pk))  # out of scope: 404
         return self._act(pk, WithdrawIn, lambda rid, data: services.approval_withdraw(
             request_id=rid, actor=request.user, reason=data["reason"]))
 

@@ -73,12 +73,13 @@ def test_decide_through_the_api(team):
     assert again.status_code == 409 and again.json()["code"] == "approval_not_pending"
 
 
-def test_outsiders_get_403_and_nothing_changes(team):
+def test_outsiders_get_404_and_nothing_changes(team):
+    """Out of scope reads as not found on every endpoint: a refusal would confirm the request exists."""
     order = team.order("8000.00")
     request = ApprovalRequest.objects.get(order=order)
     response = client_for(team.outsider).post(f"/api/v1/approvals/{request.pk}/decide/",
                                               {"outcome": "approve", "comment": "ok"}, format="json")
-    assert response.status_code == 403 and response.json()["code"] == "not_an_approver"
+    assert response.status_code == 404 and response.json()["code"] == "approval_not_found"
     assert client_for(team.outsider).get(f"/api/v1/approvals/{request.pk}/").status_code == 404
     assert not ApprovalDecision.objects.exists()
 
