@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "apps.fulfillment",
     "apps.customs",
     "apps.returns",
+    "apps.imports",
 ]
 
 MIDDLEWARE = [
