@@ -306,6 +306,9 @@ class Order(TimeStampedModel):
             models.Index(fields=["warehouse", "status"], name="order_warehouse_status"),
             models.Index(fields=["payment_due_at"], condition=Q(status="pending_payment"), name="order_payment_due"),
             models.Index(fields=["promised_ship_by"], name="order_promised_ship_by"),
+            # The agents' search by the start of an order number (LIKE 'dy_1234%'); PostgreSQL needs
+            # the pattern operator class for that under a non-C collation.
+            models.Index(fields=["external_id"], opclasses=["varchar_pattern_ops"], name="order_external_id_prefix"),
         ]
         permissions = [
             ("pay_order", _("Can record payment or confirm an order")),

@@ -111,6 +111,7 @@ def order_detail(*, actor, order_id: int) -> Order:
 
 
 NO_RESPONSE_AFTER = timedelta(hours=24)
+SEARCH_MATCHES = 500  # an order-number prefix names at most this many orders in one search
 
 
 def order_search(orders: QuerySet[Order], query: str) -> QuerySet[Order]:
@@ -123,8 +124,12 @@ def order_search(orders: QuerySet[Order], query: str) -> QuerySet[Order]:
         return orders.filter(phone_tail=query)
     from apps.fulfillment.models import Shipment  # fulfillment builds on orders, not the reverse
 
-    return orders.filter(Q(external_id__startswith=query)
-                         | Exists(Shipment.objects.filter(order=OuterRef("pk"), tracking_number=query)))
+    # Two index lookups first (order number prefix, exact tracking number), then the scoped list
+    # by id: an OR across the two tables made PostgreSQL scan every order (0.9 s at 1M orders).
+    matches = set(Order.objects.filter(external_id__startswith=query).order_by()
+                  .values_list("pk", flat=True)[:SEARCH_MATCHES])
+    matches.update(Shipment.objects.filter(tracking_number=query).values_list("order_id", flat=True)[:SEARCH_MATCHES])
+    return orders.filter(pk__in=matches)
 
 
 def agent_worklist(*, actor, query: str = "", now=None) -> QuerySet[Order]:

@@ -6,7 +6,6 @@ writes through services; personal data masked unless the role may see it; an ord
 agent does not serve is a 404."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -30,7 +29,7 @@ from apps.orders.selectors import (
 )
 from apps.returns.services import RETURNABLE_STATUSES
 
-from .views import pager_query
+from .views import UncountedPage, pager_query
 
 PAGE_SIZE = 50
 VIEW = "orders.view_order"
@@ -54,7 +53,7 @@ def _labelled(events):
 @permission_required(VIEW, raise_exception=True)
 def order_worklist(request):
     query = request.GET.get("q", "").strip()
-    page = Paginator(agent_worklist(actor=request.user, query=query), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = UncountedPage(agent_worklist(actor=request.user, query=query), request.GET.get("page"), PAGE_SIZE)
     full = can_view_personal_data(request.user)
     for order in page:
         order.phone_shown = receiver_shown(order, full=full)["phone"]

@@ -99,3 +99,20 @@ def test_roles_without_orders_are_refused(shop):
     client.force_login(make_user(None))
     assert client.get(URL).status_code == 403
     assert Client().get(URL).status_code == 302
+
+
+def test_the_worklist_pages_without_counting_every_open_order(shop, agent, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    orders = [OrderFactory(shop=shop, status="ready") for _ in range(52)]
+    client = Client()
+    client.force_login(agent)
+    with CaptureQueriesContext(connection) as captured:
+        first = client.get(URL)
+    assert not any("COUNT(" in q["sql"].upper() for q in captured.captured_queries)
+    assert len(first.context["page"]) == 50 and first.context["page"].has_next()
+    second = client.get(URL, {"page": 2})
+    shown = {o.pk for o in first.context["page"]} | {o.pk for o in second.context["page"]}
+    assert shown == {o.pk for o in orders} and not second.context["page"].has_next()
+    assert client.get(URL, {"page": "nonsense"}).context["page"].number == 1
