@@ -132,7 +132,7 @@ ROLE_PERMISSIONS[MANAGER] = ROLE_PERMISSIONS[MANAGER] | {"orders.view_operations
 
 # Admins get every permission of these apps (configuration, users, scopes) plus the job queue.
 ADMIN_APPS = ("accounts", "auth", "customers", "catalog", "inventory", "orders", "approvals", "fulfillment", "customs",
-              "returns", "guardian", "django_q")
+              "returns", "imports", "guardian", "django_q")
 
 
 def sync_roles(apps=None):

@@ -170,3 +170,82 @@ def error_report_xlsx(report: ImportReport) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# --- the admin's upload → check → confirm -----------------------------------------------------------
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+def _store_report(job, report: ImportReport):
+    job.rows, job.new, job.updated, job.unchanged = report.rows, report.new, report.updated, report.unchanged
+    job.error_rows = report.error_rows
+    job.errors = [{"row": e.row, "column": e.column, "message": e.message} for e in report.errors]
+    job.preview = [{name: str(value) for name, value in row.items()} for row in report.preview]
+
+
+@transaction.atomic
+def import_check(*, kind: str, upload, actor):
+    """Keep the uploaded file and its dry run. A file that cannot be read at all is refused with
+    its coded error and nothing is kept."""
+    from django.core.files.base import ContentFile
+
+    from .errors import ImportFileError
+    from .models import ImportJob
+
+    _require_importer(actor)
+    if kind not in RESOURCES:
+        raise ImportFileError(_("Choose what the file holds."), code="unknown_import_kind", details={"kind": kind})
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise ImportFileError(_("The file is larger than 50 MB."), code="file_too_large",
+                              details={"size": upload.size})
+    content = upload.read()
+    report = import_file(kind=kind, content=content, filename=upload.name, dry_run=True)
+    job = ImportJob(kind=kind, filename=upload.name[:255], created_by=actor)
+    _store_report(job, report)
+    job.file.save(upload.name, ContentFile(content), save=False)
+    job.save()
+    return job
+
+
+def import_confirm(*, job_id: int, actor):
+    """Import a checked file for real: all rows or none. Confirming twice imports once."""
+    from django.utils import timezone
+
+    from .errors import ImportFileError
+    from .lock_objects import lock_job
+
+    _require_importer(actor)
+    with transaction.atomic():
+        job = lock_job(job_id)
+        if job.status != job.Status.CHECKED:
+            raise ImportFileError(_("This file has already been imported."), code="import_already_done",
+                                  details={"status": job.status})
+        job.file.open("rb")
+        try:
+            content = job.file.read()
+        finally:
+            job.file.close()
+        report = import_file(kind=job.kind, content=content, filename=job.filename, dry_run=False, actor=actor)
+        _store_report(job, report)
+        if report.written:
+            job.status, job.imported_at = job.Status.IMPORTED, timezone.now()
+        job.save()
+    return job
+
+
+def _require_importer(actor):
+    from apps.core.errors import PermissionDenied
+
+    if actor is None or not actor.has_perm("imports.add_importjob"):
+        raise PermissionDenied(details={"permission": "imports.add_importjob"})
+
+
+def job_report(job) -> ImportReport:
+    """The stored check of a job with its original rows, for the downloadable error report."""
+    job.file.open("rb")
+    try:
+        content = job.file.read()
+    finally:
+        job.file.close()
+    return import_file(kind=job.kind, content=content, filename=job.filename, dry_run=True)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import board, cs, finance, returns, views, warehouse
+from . import board, cs, finance, imports, returns, views, warehouse
 
 app_name = "workbench"
 
@@ -24,6 +24,10 @@ urlpatterns = [
     path("finance/refunds/", finance.refunds, name="finance-refunds"),
     path("finance/receivables/", finance.receivable_list, name="finance-receivables"),
     path("finance/receivables/<int:customer_id>/", finance.receivable_detail, name="finance-receivable"),
+    path("imports/", imports.import_list, name="import-list"),
+    path("imports/<int:job_id>/", imports.import_detail, name="import-detail"),
+    path("imports/<int:job_id>/confirm/", imports.import_confirm, name="import-confirm"),
+    path("imports/<int:job_id>/errors.xlsx", imports.import_errors, name="import-errors"),
     path("manager/holds/", board.holds, name="board-holds"),
     path("manager/late/", board.late_orders, name="board-late"),
     path("returns/", returns.return_list, name="return-list"),

@@ -50,6 +50,7 @@ PAGES = {
     "workbench:board-late": BOARD,
     "workbench:return-list": RETURNS_READERS,
     "workbench:wave-list": PICKERS,
+    "workbench:import-list": {"admin"},
     "api-docs": EVERYONE,
     "api-schema": EVERYONE,
 }
@@ -106,6 +107,14 @@ FOREIGN = {
     "return-step": ("post", lambda w: {"return_id": w.return_request.pk, "step": "approve"}, "cs_lead"),
 }
 
+# Admin-only pages on an object that belongs to no shop (an uploaded legacy file): every other
+# role is refused outright.
+ADMIN_OBJECTS = {
+    "workbench:import-detail": ("get", lambda w: {"job_id": w.job.pk}),
+    "workbench:import-confirm": ("post", lambda w: {"job_id": w.job.pk}),
+    "workbench:import-errors": ("get", lambda w: {"job_id": w.job.pk}),
+}
+
 # Scoped lists and writes without an object id in the URL: visitors are turned away; whatever a
 # role may do there is covered by the capability's own tests (and the lists' scope by the API tests).
 UNSCOPED_IN_URL = {
@@ -133,7 +142,7 @@ def _route_names():
 
 
 def test_every_route_is_in_the_matrix():
-    covered = set(PAGES) | set(FOREIGN) | UNSCOPED_IN_URL
+    covered = set(PAGES) | set(FOREIGN) | set(ADMIN_OBJECTS) | UNSCOPED_IN_URL
     assert _route_names() - covered == set(), "add the new routes to the matrix"
     assert covered - _route_names() == set(), "the matrix names routes that no longer exist"
 
@@ -164,6 +173,12 @@ class World:
             refund_amount=Decimal("1.00"))
         self.photo = ReturnPhoto.objects.create(request=self.return_request, image="returns/x.png",
                                                 content_type="image/png", size_bytes=1)
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from apps.imports.services import import_check
+
+        self.job = import_check(kind="customers", actor=make_user("admin"), upload=SimpleUploadedFile(
+            "c.csv", "客户编码,客户名称\nKH1,甲\n".encode()))
         self.users = {role: make_user(role, shops=[self.mine], warehouses=[self.mine.default_warehouse])
                       for role in ROLES}
 
@@ -178,7 +193,8 @@ class World:
 
 
 @pytest.fixture
-def world():
+def world(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
     return World()
 
 
@@ -223,6 +239,20 @@ def test_another_scopes_objects_are_out_of_reach_by_id(world, role):
         if role == own_role:
             assert response.status_code == 404, (name, role, "must be refused for scope, not permission")
     assert world.snapshot() == before
+
+
+@pytest.mark.parametrize("role", ROLES + ("anonymous",))
+def test_admin_objects_are_refused_to_every_other_role(world, role):
+    client = client_for(world.users.get(role))
+    for name, (method, kwargs) in ADMIN_OBJECTS.items():
+        url = reverse(name, kwargs=kwargs(world))
+        response = client.get(url) if method == "get" else client.post(url)
+        if role == "anonymous":
+            assert response.status_code == 302, name
+        elif role == "admin":
+            assert response.status_code in (200, 302), name
+        else:
+            assert response.status_code == 403, (name, role)
 
 
 def test_the_same_pages_open_on_objects_in_scope(world):

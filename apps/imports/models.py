@@ -1,0 +1,41 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ImportJob(models.Model):
+    """One uploaded legacy file: checked (a dry run) when uploaded, imported when an admin confirms.
+    The file stays beside the job (MEDIA_ROOT/imports/) so the confirmed import reads exactly the
+    bytes that were checked."""
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", _("Customers with addresses")
+
+    class Status(models.TextChoices):
+        CHECKED = "checked", _("Checked (dry run)")
+        IMPORTED = "imported", _("Imported")
+        REFUSED = "refused", _("Refused")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    filename = models.CharField(_("file name"), max_length=255)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.CHECKED)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    new = models.PositiveIntegerField(_("new"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    error_rows = models.PositiveIntegerField(_("rows with errors"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    preview = models.JSONField(_("preview"), default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    imported_at = models.DateTimeField(_("imported at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.filename}"
