@@ -10,6 +10,7 @@ class ImportJob(models.Model):
 
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", _("Customers with addresses")
+        SKUS = "skus", _("Products (SKUs)")
 
     class Status(models.TextChoices):
         CHECKED = "checked", _("Checked (dry run)")

@@ -4,8 +4,9 @@ Each resource names its columns (canonical field → the Chinese and English hea
 HEADERS, imports idempotently on its natural key, and reports rows that would not change as
 unchanged (skip_unchanged), so importing the same file twice changes nothing.
 """
-from import_export import resources
+from import_export import fields, resources, widgets
 
+from apps.catalog.models import SKU
 from apps.customers.models import Address, Customer
 
 class CustomerResource(resources.ModelResource):
@@ -59,3 +60,35 @@ class CustomerResource(resources.ModelResource):
             return
         Address.objects.filter(customer=instance, is_default=True).update(is_default=False)
         Address.objects.create(customer=instance, is_default=True, **address)
+
+
+class SKUResource(resources.ModelResource):
+    """Products: code, barcode, names, unit, weight, shelf life, batch tracking, customs data, price."""
+
+    HEADERS = {
+        "code": ("商品编码", "SKU编码", "货号", "物料编码", "sku code", "sku"),
+        "barcode": ("条码", "条形码", "商品条码", "barcode", "ean"),
+        "name_zh": ("商品名称", "品名", "中文名称", "名称", "name", "chinese name"),
+        "name_en": ("英文名称", "英文品名", "english name"),
+        "unit": ("单位", "unit"),
+        "weight_grams": ("重量(g)", "重量", "克重", "weight", "weight (g)"),
+        "shelf_life_days": ("保质期(天)", "保质期", "shelf life", "shelf life days"),
+        "batch_tracked": ("批次管理", "是否批次管理", "batch tracked"),
+        "hs_code": ("hs编码", "海关编码", "hs code"),
+        "origin_country": ("原产国", "产地国", "origin", "country of origin"),
+        "list_price": ("售价", "零售价", "标准价", "list price", "price"),
+    }
+    REQUIRED = ("code", "name_zh")
+
+    # A blank barcode is NULL (the column is unique), and NULL again on re-import is no change.
+    barcode = fields.Field(attribute="barcode", column_name="barcode", widget=widgets.CharWidget(allow_blank=False))
+
+    class Meta:
+        model = SKU
+        import_id_fields = ["code"]
+        fields = ["code", "barcode", "name_zh", "name_en", "unit", "weight_grams", "shelf_life_days", "batch_tracked",
+                  "hs_code", "origin_country", "list_price"]
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+        use_transactions = True

@@ -3,6 +3,7 @@ count or write it. A dry run writes nothing; a confirmed import is one transacti
 file and writes nothing at all if any row is wrong. Errors come back by row and column, and as a
 spreadsheet of the original rows with an error column."""
 import io
+import re
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -12,9 +13,9 @@ from apps.core.phones import InvalidPhone, normalise_phone
 
 from . import cleaning
 from .readers import read_table
-from .resources import CustomerResource
+from .resources import CustomerResource, SKUResource
 
-RESOURCES = {"customers": CustomerResource}
+RESOURCES = {"customers": CustomerResource, "skus": SKUResource}
 KIND_WORDS = {"b2b": "b2b", "批发": "b2b", "企业": "b2b", "经销商": "b2b", "分销": "b2b",
               "b2c": "b2c", "零售": "b2c", "个人": "b2c", "消费者": "b2c", "": "b2c"}
 TIER_WORDS = {"": "standard", "普通": "standard", "standard": "standard", "银卡": "silver", "silver": "silver",
@@ -79,7 +80,53 @@ def _clean_customer(values: dict) -> tuple[dict, dict[str, str]]:
     return row, problems
 
 
-CLEANERS = {"customers": _clean_customer}
+YES_WORDS = {"是", "y", "yes", "true", "1", "√", "批次"}
+NO_WORDS = {"", "否", "n", "no", "false", "0"}
+COUNTRY_WORDS = {"中国": "CN", "日本": "JP", "韩国": "KR", "美国": "US", "德国": "DE", "法国": "FR", "泰国": "TH",
+                 "澳大利亚": "AU", "新西兰": "NZ", "英国": "GB"}
+
+
+def _clean_sku(values: dict) -> tuple[dict, dict[str, str]]:
+    row = {name: cleaning.text(value) for name, value in values.items()}
+    problems = {}
+    for name in SKUResource.REQUIRED:
+        if not row.get(name):
+            problems[name] = _("Required.")
+    barcode = row.get("barcode", "").replace(" ", "")
+    if barcode and not barcode.isdigit():
+        problems["barcode"] = _("A barcode has digits only.")
+    row["barcode"] = barcode or None
+    row["unit"] = row.get("unit") or "件"
+    for name in ("weight_grams", "shelf_life_days"):
+        try:
+            number = cleaning.parse_int(row.get(name))
+        except ValueError:
+            problems[name] = _("Not a whole number.")
+            continue
+        if number is not None and number < 0:
+            problems[name] = _("Cannot be negative.")
+        row[name] = number if number is not None else (0 if name == "weight_grams" else None)
+    flag = row.get("batch_tracked", "").lower()
+    if flag not in YES_WORDS | NO_WORDS:
+        problems["batch_tracked"] = _("Use 是 or 否.")
+    row["batch_tracked"] = flag in YES_WORDS
+    country = row.get("origin_country", "")
+    country = COUNTRY_WORDS.get(country, country.upper()) or "CN"
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        problems["origin_country"] = _("Use a two-letter country code such as CN or JP.")
+    row["origin_country"] = country
+    try:
+        price = cleaning.parse_decimal(row.get("list_price"))
+    except ValueError:
+        problems["list_price"] = _("Not a number.")
+        price = None
+    if price is not None and price < 0:
+        problems["list_price"] = _("Cannot be negative.")
+    row["list_price"] = price
+    return row, problems
+
+
+CLEANERS = {"customers": _clean_customer, "skus": _clean_sku}
 
 
 def import_file(*, kind: str, content: bytes, filename: str, dry_run: bool, actor=None) -> ImportReport:
