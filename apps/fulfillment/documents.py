@@ -32,6 +32,7 @@ from . import selectors
 from .barcodes import code128_svg
 from .errors import ShipmentNotIssued
 from .models import PickTask, SenderProfile, Shipment, WaveOrder
+from .services.shipments import shipments_mark_label_printed
 
 # The origin documents are rendered under. It never resolves: the fetcher answers it from disk.
 STATIC_ORIGIN = "https://static.orderhub.invalid/"
@@ -221,10 +222,12 @@ def shipping_label_pdf(*, actor, order_id) -> bytes:
     shipment = _issued_shipment(order)
     if shipment is None:
         raise ShipmentNotIssued(details={"order_id": order.pk})
-    return render_pdf(template="documents/shipping_label.html", context={
+    pdf = render_pdf(template="documents/shipping_label.html", context={
         "title": shipment.tracking_number, "printed_at": _now(),
         "labels": [_label_context(order, shipment, _sender(order.warehouse))],
     })
+    shipments_mark_label_printed([shipment.pk])
+    return pdf
 
 
 # --- per wave --------------------------------------------------------------------------------------
@@ -258,6 +261,7 @@ def _wave_context(wave, parts) -> dict:
                          .select_related("carrier")}
             context["labels"] = [_label_context(order, shipments[order.pk], sender)
                                  for order in members if order.pk in shipments]
+            context["printed_shipment_ids"] = [s.pk for s in shipments.values()]
     return context
 
 
@@ -269,7 +273,10 @@ def wave_pdf(*, actor, wave_id, parts=WAVE_PARTS) -> bytes:
     """A whole wave as one PDF: the pick list, then each order's packing list, then the labels of
     the orders whose e-waybill is issued, all in the wave's order (`parts` picks a subset)."""
     wave = selectors.wave_detail(actor=actor, wave_id=wave_id)
-    return render_pdf(template="documents/wave.html", context=_wave_context(wave, tuple(parts)))
+    context = _wave_context(wave, tuple(parts))
+    pdf = render_pdf(template="documents/wave.html", context=context)
+    shipments_mark_label_printed(context.get("printed_shipment_ids", ()))
+    return pdf
 
 
 # --- cross-border ----------------------------------------------------------------------------------

@@ -170,3 +170,28 @@ def warehouse_order(*, actor, order_id) -> Order:
     if order is None:
         raise OrderNotFound(details={"order_id": order_id})
     return order
+
+
+WAREHOUSE_BOARD_STATUSES = ("picking", "picked", "packed", "shipped")
+
+
+def warehouse_order_board(*, actor, status: str) -> QuerySet[Order]:
+    """Orders on the warehouse floor in one status, with what the clerk's columns need fetched in
+    a fixed number of queries: the wave, live pick tasks with their batch, the package, the live
+    waybill with its carrier, and the pick-finished and shipped events."""
+    from django.db.models import Prefetch
+
+    from apps.orders.models import OrderEvent
+
+    return (warehouse_orders_visible_to(actor).filter(status=status)
+            .select_related("warehouse", "package")
+            .prefetch_related(
+                Prefetch("wave_memberships", queryset=WaveOrder.objects.select_related("wave").order_by("-id"),
+                         to_attr="memberships"),
+                Prefetch("pick_tasks", queryset=PickTask.objects.exclude(state=PickTask.State.RELEASED)
+                         .select_related("batch").order_by("sequence"), to_attr="live_tasks"),
+                Prefetch("shipments", queryset=Shipment.objects.filter(state__in=LIVE_SHIPMENT_STATES)
+                         .select_related("carrier"), to_attr="live_shipments"),
+                Prefetch("events", queryset=OrderEvent.objects.filter(name__in=["finish_picking", "ship"])
+                         .order_by("created_at", "id"), to_attr="floor_events"))
+            .order_by("-status_changed_at", "-id"))

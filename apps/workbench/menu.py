@@ -21,6 +21,9 @@ def menu_for(user) -> list[Entry]:
     if user.has_perm("orders.pick_order"):
         entries.append(Entry(_("Picking waves"), _("Build a wave, then pick it with the scanner: every item "
                                                    "confirmed by its barcode."), reverse("workbench:wave-list")))
+        entries.append(Entry(_("Orders on the floor"), _("Picking, picked, packed and shipped orders with wave, picker, "
+                                                         "packer, batch, weight, carrier and label."),
+                             reverse("workbench:warehouse-orders")))
     if user.has_perm("orders.serve_shop") or user.has_perm("orders.add_order"):
         entries.append(Entry(_("My orders"), _("Open orders of your shops: find one by phone tail, order number "
                                                "or tracking number."), reverse("workbench:cs-orders")))

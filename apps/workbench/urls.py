@@ -35,6 +35,7 @@ urlpatterns = [
     path("returns/<int:return_id>/photos/<int:photo_id>/", returns.return_photo, name="return-photo"),
     path("returns/<int:return_id>/<slug:step>/", returns.return_step, name="return-step"),
     path("orders/<int:order_id>/returns/", returns.order_returns, name="order-returns"),
+    path("warehouse/orders/", warehouse.floor_orders, name="warehouse-orders"),
     path("warehouse/waves/", warehouse.wave_list, name="wave-list"),
     path("warehouse/waves/build/", warehouse.wave_build, name="wave-build"),
     path("warehouse/waves/<int:wave_id>/", warehouse.wave_scan, name="wave-scan"),

@@ -163,6 +163,54 @@ def _int(value) -> int | None:
         return None
 
 
+# --- orders on the floor -------------------------------------------------------------------------
+
+FLOOR_PAGE_SIZE = 50
+
+
+def _floor_row(order) -> dict:
+    """The clerk's columns for one order, from what warehouse_order_board fetched."""
+    events = {event.name: event for event in order.floor_events}
+    package = getattr(order, "package", None)
+    shipment = order.live_shipments[0] if order.live_shipments else None
+    lots = {(task.batch.lot_number, task.batch.expires_on) for task in order.live_tasks if task.batch_id}
+    if order.status == "packed":
+        lock = _("unlocked for one change") if order.address_unlocked_at else _("locked")
+    elif order.status == "shipped":
+        lock = _("with the carrier")
+    else:
+        lock = _("open")
+    return {
+        "order": order, "wave": order.memberships[0].wave if order.memberships else None,
+        "picker": events["finish_picking"].actor_label if "finish_picking" in events else "",
+        "packer": package.actor_label if package else "", "weight_grams": package.weight_grams if package else None,
+        "lots": sorted(lots, key=lambda lot: (lot[1] is None, lot[1], lot[0])),
+        "shipped_at": events["ship"].created_at if "ship" in events else None,
+        "shipment": shipment, "label_printed_at": shipment.label_printed_at if shipment else None, "address_lock": lock,
+    }
+
+
+@login_required
+@permission_required(PICK, raise_exception=True)
+def floor_orders(request):
+    """Orders being picked, picked, packed or shipped in the clerk's warehouses, with the columns
+    a clerk works by: warehouse, wave, picker, packer, batch and expiry, package weight, outbound
+    time, carrier, tracking number, label printed, address lock."""
+    from django.core.paginator import Paginator
+
+    status = request.GET.get("status") or "packed"
+    if status not in selectors.WAREHOUSE_BOARD_STATUSES:
+        raise Http404
+    page = Paginator(selectors.warehouse_order_board(actor=request.user, status=status),
+                     FLOOR_PAGE_SIZE).get_page(request.GET.get("page"))
+    from apps.orders.models import OrderStatus
+
+    return render(request, "workbench/warehouse/floor_orders.html", {
+        "rows": [_floor_row(order) for order in page], "page": page, "status": status,
+        "tabs": [(value, OrderStatus(value).label) for value in selectors.WAREHOUSE_BOARD_STATUSES],
+        "pager_query": f"status={status}"})
+
+
 # --- printed documents (apps.fulfillment.documents) --------------------------------------------------
 
 WAVE_DOCUMENTS = {"wave": documents.WAVE_PARTS, "pick-list": ("pick_list",),

@@ -36,22 +36,31 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium():
-    # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are still
-    # plain synchronous code, so Django's async guard is lifted for this package only.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    """A browser per test. Playwright's sync API runs an event loop in this thread while it is
+    open, and under a running loop Django hands out other (context-local) connections: the loop
+    must not outlive the test, or later tests lose the serialized migration data and their own
+    connection. The tests' own ORM calls are plain synchronous code, so Django's async guard is
+    lifted only meanwhile."""
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
-        yield browser
-        browser.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+            try:
+                yield browser
+            finally:
+                browser.close()
+                connections.close_all()  # the connections opened under the loop
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 class Screen:

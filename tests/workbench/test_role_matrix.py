@@ -50,6 +50,7 @@ PAGES = {
     "workbench:board-late": BOARD,
     "workbench:return-list": RETURNS_READERS,
     "workbench:wave-list": PICKERS,
+    "workbench:warehouse-orders": PICKERS,
     "workbench:import-list": {"admin"},
     "api-docs": EVERYONE,
     "api-schema": EVERYONE,

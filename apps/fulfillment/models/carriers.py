@@ -100,6 +100,8 @@ class Shipment(models.Model):
     insured_value = models.DecimalField(_("insured value"), max_digits=14, decimal_places=2, null=True, blank=True)
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    label_printed_at = models.DateTimeField(_("label printed at"), null=True, blank=True,
+                                            help_text=_("First time its label PDF was produced."))
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("requested by"), null=True, blank=True,
                               on_delete=models.PROTECT, related_name="+")
     actor_label = models.CharField(_("actor label"), max_length=64)

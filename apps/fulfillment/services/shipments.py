@@ -197,3 +197,10 @@ def order_ship(*, order_id: int, actor):
         payload = {"shipment_id": shipment.pk, "carrier": shipment.carrier.code,
                    "tracking_number": shipment.tracking_number}
     return transition_locked_order(order, name="ship", actor=actor, payload=payload)
+
+
+def shipments_mark_label_printed(shipment_ids) -> int:
+    """Record the first time each waybill's label was printed (the warehouse's "label printed"
+    column). Printing again changes nothing; one conditional UPDATE, no lock needed."""
+    return Shipment.objects.filter(pk__in=list(shipment_ids), label_printed_at__isnull=True).update(
+        label_printed_at=timezone.now())
