@@ -109,3 +109,28 @@ def test_the_board_counts_open_holds_by_type_and_age_and_lists_late_orders(shop)
     filtered = client.get(reverse("workbench:board-holds"), {"type": "out_of_stock", "age": "gt_24h"})
     assert [h.order_id for h in filtered.context["page"]] == [orders[2].pk]
     assert list(client.get(reverse("workbench:board-late")).context["page"]) == [late]
+
+
+@pytest.mark.parametrize("name,role", [
+    ("workbench:finance-payments", "finance"), ("workbench:finance-refunds", "finance"),
+    ("workbench:finance-receivables", "finance"), ("workbench:board-holds", "manager"),
+    ("workbench:board-late", "manager"),
+])
+def test_list_query_counts_do_not_grow_with_the_rows(shop, name, role, django_assert_max_num_queries):
+    now = timezone.now()
+
+    def add_rows(n):
+        for _ in range(n):
+            dealer = CustomerFactory(credit_limit=Decimal("1000"), payment_terms_days=30)
+            order = OrderFactory(shop=shop, customer=dealer, status="ready", paid_amount=0,
+                                 promised_ship_by=now - timedelta(hours=2))
+            OrderHold.objects.create(order=order, type="manual", reason="核对", opened_at=now - timedelta(hours=3))
+
+    add_rows(1)
+    client = client_for(make_user(role, shops=[shop]))
+    client.get(reverse(name))  # warm the session and permission caches
+    with django_assert_max_num_queries(20) as few:
+        assert client.get(reverse(name)).status_code == 200
+    add_rows(6)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(reverse(name)).status_code == 200
