@@ -21,6 +21,18 @@ from _gen_orders import generate, reference_data  # noqa: E402
 LIST_TARGET_MS, DETAIL_TARGET_MS = 150, 100
 
 
+def already_generated(db, orders: int) -> bool:
+    """A bench database kept by an earlier run (--keep-db) holds this order book: the markers are the
+    order count and the bench agent."""
+    try:
+        with db.raw_connection() as conn:
+            count = conn.execute("SELECT count(*) FROM orders_order").fetchone()[0]
+            agents = conn.execute("SELECT count(*) FROM accounts_user WHERE username = 'bench-agent'").fetchone()[0]
+    except Exception:  # noqa: BLE001  (no such database or tables yet)
+        return False
+    return count == orders and agents == 1
+
+
 def measure(client, url: str, requests: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -59,7 +71,10 @@ def main():
     parser.add_argument("--requests", type=int, default=None, help="timed requests per page (200; --quick 50)")
     parser.add_argument("--quick", action="store_true", help="small run")
     parser.add_argument("--keep-db", action="store_true", help="keep the bench database afterwards")
-    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of each page's slowest query")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse a kept bench database holding the same number of orders (implies --keep-db)")
+    parser.add_argument("--explain", action="store_true",
+                        help="print EXPLAIN ANALYZE of each page's slowest query (default: the run's slowest)")
     args = parser.parse_args()
     orders = args.orders or (100_000 if args.quick else 1_000_000)
     requests = args.requests or (50 if args.quick else 200)
@@ -69,16 +84,23 @@ def main():
     try:
         if not db.is_postgresql:
             raise SystemExit("bench/pages.py needs PostgreSQL: set DATABASE_URL=postgres://…")
-        db.recreate()
-        db.migrate()
+        reuse = args.reuse and already_generated(db, orders)
+        if not reuse:
+            db.recreate()
+        db.migrate()  # on a reused database: only migrations added since it was generated
         from _common import django_setup
 
         django_setup(db, ALLOWED_HOSTS="testserver")
-        ids = reference_data()
-        print(f"generating {orders:,} orders …", flush=True)
-        with db.raw_connection() as conn:
-            figures["generate_seconds"] = round(generate(conn, orders=orders, agent_id=ids["agent_id"],
-                                                         shop_ids=ids["shop_ids"], warehouse_id=ids["warehouse_id"]), 1)
+        figures["reused_db"] = reuse
+        if reuse:
+            print(f"reusing the {orders:,} orders already in {db.name}", flush=True)
+        else:
+            ids = reference_data()
+            print(f"generating {orders:,} orders …", flush=True)
+            with db.raw_connection() as conn:
+                figures["generate_seconds"] = round(generate(conn, orders=orders, agent_id=ids["agent_id"],
+                                                             shop_ids=ids["shop_ids"],
+                                                             warehouse_id=ids["warehouse_id"]), 1)
         from django.test import Client
         from django.urls import reverse
 
@@ -110,13 +132,15 @@ def main():
         detail_p95 = max(r["p95"] for r in details + [results["order page"]])
         list_p95 = max(results[k]["p95"] for k in pages if k.startswith("worklist"))
         print(f"\n20 other open orders' pages: p95 up to {max(r['p95'] for r in details):.1f} ms")
-        if args.explain:
-            from django.db import connection
+        from django.db import connection
 
-            for name, r in results.items():
-                with connection.cursor() as cursor:
-                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + r["slowest_sql"])
-                    print(f"\n-- {name}\n" + "\n".join(row[0] for row in cursor.fetchall()))
+        # The slowest query of the run always; with --explain, each page's slowest.
+        slowest_page = max(results, key=lambda name: results[name]["slowest_ms"])
+        for name, r in results.items() if args.explain else [(slowest_page, results[slowest_page])]:
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + r["slowest_sql"])
+                print(f"\n-- {name}: slowest query ({r['slowest_ms']:.1f} ms)\n"
+                      + "\n".join(row[0] for row in cursor.fetchall()))
         print(f"\ntarget worklist p95 < {LIST_TARGET_MS} ms: {list_p95:.1f} ms -> "
               f"{'met' if list_p95 < LIST_TARGET_MS else 'MISSED TARGET'}")
         print(f"target order page p95 < {DETAIL_TARGET_MS} ms: {detail_p95:.1f} ms -> "
@@ -131,7 +155,7 @@ def main():
         figures["error"] = repr(exc)
         raise
     finally:
-        finish_bench(db, figures, keep_db=args.keep_db)
+        finish_bench(db, figures, keep_db=args.keep_db or args.reuse)
 
 
 if __name__ == "__main__":
