@@ -11,6 +11,7 @@ class ImportJob(models.Model):
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", _("Customers with addresses")
         SKUS = "skus", _("Products (SKUs)")
+        OPENING_STOCK = "opening_stock", _("Batches with opening stock")
 
     class Status(models.TextChoices):
         CHECKED = "checked", _("Checked (dry run)")

@@ -15,7 +15,7 @@ from . import cleaning
 from .readers import read_table
 from .resources import CustomerResource, SKUResource
 
-RESOURCES = {"customers": CustomerResource, "skus": SKUResource}
+RESOURCES = {"customers": CustomerResource, "skus": SKUResource}  # and "opening_stock" below
 KIND_WORDS = {"b2b": "b2b", "批发": "b2b", "企业": "b2b", "经销商": "b2b", "分销": "b2b",
               "b2c": "b2c", "零售": "b2c", "个人": "b2c", "消费者": "b2c", "": "b2c"}
 TIER_WORDS = {"": "standard", "普通": "standard", "standard": "standard", "银卡": "silver", "silver": "silver",
@@ -126,7 +126,55 @@ def _clean_sku(values: dict) -> tuple[dict, dict[str, str]]:
     return row, problems
 
 
-CLEANERS = {"customers": _clean_customer, "skus": _clean_sku}
+class OpeningStock:
+    """Batches with their opening stock: written through inventory's stock_receive as receipts
+    referenced OPENING_REFERENCE, so the ledger starts from them. Not a django-import-export
+    resource: a row is a ledger line, which only the stock service may write."""
+
+    HEADERS = {
+        "warehouse": ("仓库", "仓库编码", "仓库代码", "warehouse", "warehouse code"),
+        "sku": ("商品编码", "SKU编码", "货号", "sku", "sku code"),
+        "lot_number": ("批次号", "批号", "批次", "lot", "lot number", "batch"),
+        "manufactured_on": ("生产日期", "生产日", "manufactured", "manufactured on"),
+        "expires_on": ("有效期至", "有效期", "到期日", "过期日期", "expires", "expires on", "expiry"),
+        "quantity": ("数量", "期初数量", "库存", "库存数量", "quantity", "qty"),
+        "location_code": ("库位", "货位", "location"),
+    }
+    REQUIRED = ("warehouse", "sku", "quantity")
+
+    class _meta:  # the natural key, as the resources name theirs
+        import_id_fields = ["_key"]
+
+
+OPENING_REFERENCE = "opening-balance"
+
+
+def _clean_opening_stock(values: dict) -> tuple[dict, dict[str, str]]:
+    row = {name: cleaning.text(values.get(name)) for name in OpeningStock.HEADERS if name not in (
+        "manufactured_on", "expires_on")}
+    problems = {}
+    for name in OpeningStock.REQUIRED:
+        if not row.get(name):
+            problems[name] = _("Required.")
+    for name in ("manufactured_on", "expires_on"):
+        try:
+            row[name] = cleaning.parse_date(values.get(name))
+        except ValueError:
+            problems[name] = _("Not a date (use 2026-01-18, 2026/1/18 or 2026年1月18日).")
+            row[name] = None
+    try:
+        quantity = cleaning.parse_int(row.get("quantity"))
+    except ValueError:
+        problems["quantity"] = _("Not a whole number.")
+        quantity = None
+    if quantity is not None and quantity <= 0:
+        problems["quantity"] = _("Must be more than zero.")
+    row["quantity"] = quantity
+    row["_key"] = (row.get("warehouse"), row.get("sku"), row.get("lot_number", ""))
+    return row, problems
+
+
+CLEANERS = {"customers": _clean_customer, "skus": _clean_sku, "opening_stock": _clean_opening_stock}
 
 
 def import_file(*, kind: str, content: bytes, filename: str, dry_run: bool, actor=None) -> ImportReport:
@@ -146,7 +194,8 @@ def import_file(*, kind: str, content: bytes, filename: str, dry_run: bool, acto
             first_number, first_row = seen[key]
             if first_row == row:
                 continue  # the same row twice (a copy-paste): imported once
-            problems.setdefault(resource_class._meta.import_id_fields[0],
+            key_field = resource_class._meta.import_id_fields[0]
+            problems.setdefault(key_field if key_field in resource_class.HEADERS else resource_class.REQUIRED[1],
                                 _("Same code as row %(row)d with different values.") % {"row": first_number})
         elif key:
             seen[key] = (number, row)
@@ -155,7 +204,10 @@ def import_file(*, kind: str, content: bytes, filename: str, dry_run: bool, acto
         if not problems:
             cleaned.append(row)
             numbers.append(number)
-    _run(resource_class(), cleaned, numbers, header_of, report, dry_run=dry_run)
+    if resource_class is OpeningStock:
+        _run_opening_stock(cleaned, numbers, header_of, report, dry_run=dry_run, actor=actor)
+    else:
+        _run(resource_class(), cleaned, numbers, header_of, report, dry_run=dry_run)
     return report
 
 
@@ -189,6 +241,70 @@ def _run(resource, rows, numbers, header_of, report, *, dry_run):
     report.preview = [dict(zip(headers, values)) for values in dataset[:10]]
     report.written = not dry_run and not report.errors
     report.errors.sort(key=lambda error: (error.row, error.column))
+
+
+# Which column a stock-service refusal belongs to.
+_STOCK_ERROR_COLUMNS = {"lot_not_tracked": "lot_number", "lot_required": "lot_number", "duplicate_lot": "lot_number",
+                        "invalid_batch_dates": "expires_on", "invalid_quantity": "quantity"}
+
+
+def _run_opening_stock(rows, numbers, header_of, report, *, dry_run, actor):
+    """Each row through stock_receive inside one transaction, rolled back for a dry run or any
+    error (so a dry run meets every refusal the real import would). A row whose opening balance is
+    already in the ledger with the same quantity is unchanged; with another, an error: a count
+    adjustment corrects stock, not a second opening balance."""
+    from apps.catalog.models import SKU
+    from apps.core.errors import DomainError
+    from apps.inventory.models import StockLevel, StockMove, Warehouse
+    from apps.inventory.services import stock_receive
+
+    warehouses = dict(Warehouse.objects.filter(is_active=True).values_list("code", "pk"))
+    skus = dict(SKU.objects.filter(code__in={row["sku"] for row in rows}, is_active=True).values_list("code", "pk"))
+    opened = {}
+    for sku_id, warehouse_id, lot, quantity in (
+            StockMove.objects.filter(reference=OPENING_REFERENCE, type=StockMove.Type.RECEIPT, sku_id__in=skus.values())
+            .values_list("sku_id", "stock_level__warehouse_id", "stock_level__batch__lot_number", "on_hand_delta")):
+        opened[(warehouse_id, sku_id, lot or "")] = opened.get((warehouse_id, sku_id, lot or ""), 0) + quantity
+
+    def error(number, name, message):
+        report.errors.append(RowError(number, header_of.get(name, name), str(message)))
+
+    try:
+        with transaction.atomic():
+            for row, number in zip(rows, numbers):
+                warehouse_id, sku_id = warehouses.get(row["warehouse"]), skus.get(row["sku"])
+                if warehouse_id is None:
+                    error(number, "warehouse", _("Unknown warehouse code."))
+                if sku_id is None:
+                    error(number, "sku", _("Unknown SKU code (import the products first)."))
+                if warehouse_id is None or sku_id is None:
+                    continue
+                already = opened.get((warehouse_id, sku_id, row.get("lot_number", "")))
+                if already is not None:
+                    if already == row["quantity"]:
+                        report.unchanged += 1
+                    else:
+                        error(number, "quantity", _("An opening balance of %(units)d is already recorded; correct "
+                                                    "stock with a count.") % {"units": already})
+                    continue
+                try:
+                    level = stock_receive(warehouse_id=warehouse_id, sku_id=sku_id, quantity=row["quantity"],
+                                          actor=actor, lot_number=row.get("lot_number", ""),
+                                          manufactured_on=row["manufactured_on"], expires_on=row["expires_on"],
+                                          reference=OPENING_REFERENCE, note=_("Opening balance (legacy import)"))
+                except DomainError as exc:
+                    error(number, _STOCK_ERROR_COLUMNS.get(exc.code, ""), exc.message)
+                    continue
+                if row.get("location_code"):
+                    StockLevel.objects.filter(pk=level.pk).update(location_code=row["location_code"][:32])
+                report.new += 1
+            if dry_run or report.errors:
+                raise _Rollback
+    except _Rollback:
+        pass
+    report.preview = [{name: str(row.get(name) or "") for name in OpeningStock.HEADERS} for row in rows[:10]]
+    report.written = not dry_run and not report.errors
+    report.errors.sort(key=lambda e: (e.row, e.column))
 
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -296,3 +412,6 @@ def job_report(job) -> ImportReport:
     finally:
         job.file.close()
     return import_file(kind=job.kind, content=content, filename=job.filename, dry_run=True)
+
+
+RESOURCES["opening_stock"] = OpeningStock
