@@ -1,12 +1,12 @@
 """Warehouse reads, scoped: a clerk sees the waves and orders of the warehouses they work
 (guardian `inventory.work_warehouse` on Warehouse, an indexed FK subquery); out of scope is
 "not found", never "forbidden"."""
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from apps.inventory.models import Warehouse
 from apps.orders.errors import OrderNotFound
-from apps.orders.models import Order, OrderHold, OrderTag
+from apps.orders.models import Order, OrderEvent, OrderHold, OrderTag
 from apps.orders.normalisation import urgency_bounds
 from apps.orders.selectors import worked_warehouses
 
@@ -179,10 +179,6 @@ def warehouse_order_board(*, actor, status: str) -> QuerySet[Order]:
     """Orders on the warehouse floor in one status, with what the clerk's columns need fetched in
     a fixed number of queries: the wave, live pick tasks with their batch, the package, the live
     waybill with its carrier, and the pick-finished and shipped events."""
-    from django.db.models import Prefetch
-
-    from apps.orders.models import OrderEvent
-
     return (warehouse_orders_visible_to(actor).filter(status=status)
             .select_related("warehouse", "package")
             .prefetch_related(

@@ -12,6 +12,7 @@ from django_fsm import RETURN_VALUE, FSMField, transition
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from apps.accounts.roles import ROLE_LABELS
+from apps.core.crypto import decrypt_text
 from apps.core.models import TimeStampedModel
 from apps.core.money import DEFAULT_CURRENCY, MoneyField
 
@@ -514,8 +515,6 @@ class CsNote(models.Model):
 
     @property
     def body(self) -> str:
-        from apps.core.crypto import decrypt_text
-
         return decrypt_text(self.body_encrypted)
 
 
@@ -594,6 +593,11 @@ class HoldType(models.TextChoices):
     QUARANTINED_STOCK = "quarantined_stock", _("Quarantined stock picked")
     BUYER_REQUEST = "buyer_request", _("Buyer request")
     MANUAL = "manual", _("Manual hold")
+
+
+def hold_type_label(value: str) -> str:
+    """A hold type's words; a type HoldType no longer names shows as stored."""
+    return HoldType(value).label if value in HoldType.values else value
 
 
 class OrderHold(models.Model):

@@ -32,8 +32,20 @@ from apps.core.errors import ValidationFailed
 from apps.core.money import to_money
 from apps.core.privacy import mask_name, mask_phone
 
+from apps.customers.models import Customer
+
+from .audit import OPEN_FOR_CREDIT_EXCLUDED
 from .errors import CustomerNotFound, OrderNotFound, ShopNotServed
-from .models import PRE_SHIPMENT_STATUSES, TERMINAL_STATUSES, CsNote, HoldType, Order, OrderEvent, OrderHold, Shop
+from .models import (
+    PRE_SHIPMENT_STATUSES,
+    TERMINAL_STATUSES,
+    CsNote,
+    Order,
+    OrderEvent,
+    OrderHold,
+    Shop,
+    hold_type_label,
+)
 
 
 def served_shops(user) -> QuerySet[Shop]:
@@ -158,9 +170,20 @@ def agent_worklist(*, actor, query: str = "", now=None) -> QuerySet[Order]:
 TIMELINE_LENGTH = 20
 
 
+def _agent_orders(actor) -> QuerySet[Order]:
+    return orders_visible_to(actor).filter(shop__in=served_shops(actor).values("pk"))
+
+
+def ensure_agent_order(*, actor, order_id: int) -> None:
+    """Not found unless the order is of a shop the agent serves (a check before acting, without
+    the page's prefetches)."""
+    if not _agent_orders(actor).filter(pk=order_id).exists():
+        raise OrderNotFound(details={"order_id": order_id})
+
+
 def agent_order(*, actor, order_id: int) -> Order:
     """An order of a shop the agent serves (else not found), with what its page shows at once."""
-    order = (orders_visible_to(actor).filter(pk=order_id, shop__in=served_shops(actor).values("pk"))
+    order = (_agent_orders(actor).filter(pk=order_id)
              .select_related("shop", "customer", "warehouse")
              .prefetch_related("lines__sku", "tags",
                                Prefetch("holds", queryset=OrderHold.objects.filter(released_at__isnull=True)
@@ -196,10 +219,15 @@ def cs_notes(*, actor, order) -> list[CsNote]:
 
 # --- finance -----------------------------------------------------------------------------------------
 
-def _finance_orders(actor) -> QuerySet[Order]:
-    if actor is None or not actor.has_perm("orders.view_finance"):
+def _orders_for(actor, permission: str) -> QuerySet[Order]:
+    """The actor's orders when they hold the page's permission, else none."""
+    if actor is None or not actor.has_perm(permission):
         return Order.objects.none()
     return orders_visible_to(actor)
+
+
+def _finance_orders(actor) -> QuerySet[Order]:
+    return _orders_for(actor, "orders.view_finance")
 
 
 def payment_state_counts(*, actor) -> dict[str, int]:
@@ -212,8 +240,8 @@ def orders_by_payment_state(*, actor, state: str) -> QuerySet[Order]:
             .order_by("-placed_at", "-id"))
 
 
-# Orders that still owe money: live (not cancelled, expired, refused or intercepted), not fully paid.
-_OWING = ~Q(status__in=["cancelled", "expired", "refused", "intercepted"])
+# Orders that still owe money: live (as the credit-limit rule counts them), not fully paid.
+_OWING = ~Q(status__in=OPEN_FOR_CREDIT_EXCLUDED)
 _OWED = ExpressionWrapper(F("grand_total") - F("paid_amount"), output_field=DecimalField(max_digits=14, decimal_places=2))
 
 
@@ -247,8 +275,6 @@ def receivables(*, actor, now=None) -> list[dict]:
 
 def customer_receivable(*, actor, customer_id: int, now=None) -> dict:
     """One credit customer's unpaid live orders in the actor's shops, each with its due date."""
-    from apps.customers.models import Customer
-
     now = now or timezone.now()
     customer = Customer.objects.filter(pk=customer_id).first()
     orders = list(_finance_orders(actor).filter(_OWING, customer_id=customer_id, grand_total__gt=F("paid_amount"))
@@ -265,42 +291,41 @@ def customer_receivable(*, actor, customer_id: int, now=None) -> dict:
 
 # --- the manager's board ---------------------------------------------------------------------------
 
-HOLD_AGE_BUCKETS = (("lt_1h", timedelta(hours=1)), ("1h_24h", timedelta(hours=24)), ("gt_24h", None))
+# The board's age buckets of open holds: URL key -> the holds' opened_at range, from `now`.
+HOLD_AGES = ("lt_1h", "1h_24h", "gt_24h")
+
+
+def _hold_age_filters(now) -> dict[str, Q]:
+    hour, day = now - timedelta(hours=1), now - timedelta(hours=24)
+    return {"lt_1h": Q(opened_at__gt=hour), "1h_24h": Q(opened_at__lte=hour, opened_at__gt=day),
+            "gt_24h": Q(opened_at__lte=day)}
 
 
 def _board_orders(actor) -> QuerySet[Order]:
-    if actor is None or not actor.has_perm("orders.view_operations_board"):
-        return Order.objects.none()
-    return orders_visible_to(actor)
+    return _orders_for(actor, "orders.view_operations_board")
+
+
+def _open_holds_on_board(actor) -> QuerySet[OrderHold]:
+    return OrderHold.objects.filter(released_at__isnull=True, order__in=_board_orders(actor).values("pk"))
 
 
 def open_holds_by_type_and_age(*, actor, now=None) -> list[dict]:
     """Open holds on the actor's orders, counted per type and age bucket (< 1 h, 1–24 h, > 24 h)."""
-    now = now or timezone.now()
-    holds = OrderHold.objects.filter(released_at__isnull=True, order__in=_board_orders(actor).values("pk"))
-    rows = (holds.values("type")
-            .annotate(lt_1h=Count("pk", filter=Q(opened_at__gt=now - timedelta(hours=1))),
-                      h1_24h=Count("pk", filter=Q(opened_at__lte=now - timedelta(hours=1),
-                                                  opened_at__gt=now - timedelta(hours=24))),
-                      gt_24h=Count("pk", filter=Q(opened_at__lte=now - timedelta(hours=24))),
-                      total=Count("pk"))
+    ages = _hold_age_filters(now or timezone.now())
+    rows = (_open_holds_on_board(actor).values("type")
+            .annotate(lt_1h=Count("pk", filter=ages["lt_1h"]), h1_24h=Count("pk", filter=ages["1h_24h"]),
+                      gt_24h=Count("pk", filter=ages["gt_24h"]), total=Count("pk"))
             .order_by("-total", "type"))
-    return [{"type": row["type"], "label": HoldType(row["type"]).label if row["type"] in HoldType.values
-             else row["type"], "lt_1h": row["lt_1h"], "h1_24h": row["h1_24h"], "gt_24h": row["gt_24h"],
-             "total": row["total"]} for row in rows]
+    return [{**row, "label": hold_type_label(row["type"])} for row in rows]
 
 
 def open_holds(*, actor, type: str | None = None, age: str | None = None, now=None) -> QuerySet[OrderHold]:
-    now = now or timezone.now()
-    holds = (OrderHold.objects.filter(released_at__isnull=True, order__in=_board_orders(actor).values("pk"))
-             .select_related("order", "order__shop").order_by("opened_at", "id"))
+    holds = _open_holds_on_board(actor).select_related("order", "order__shop").order_by("opened_at", "id")
     if type:
         holds = holds.filter(type=type)
-    bounds = {"lt_1h": Q(opened_at__gt=now - timedelta(hours=1)),
-              "1h_24h": Q(opened_at__lte=now - timedelta(hours=1), opened_at__gt=now - timedelta(hours=24)),
-              "gt_24h": Q(opened_at__lte=now - timedelta(hours=24))}
-    if age in bounds:
-        holds = holds.filter(bounds[age])
+    ages = _hold_age_filters(now or timezone.now())
+    if age in ages:
+        holds = holds.filter(ages[age])
     return holds
 
 

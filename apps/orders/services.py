@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.actors import actor_has_perm, actor_label, actor_user
+from apps.core.crypto import encrypt_text
 from apps.core.errors import ValidationFailed
 from apps.core.money import ZERO
 from apps.core.phones import InvalidPhone, normalise_phone, phone_tail
@@ -228,8 +229,6 @@ URGENT_TAG = "urgent"
 def order_add_note(*, order_id: int, body: str, actor) -> CsNote:
     """A private customer-service note, stored encrypted. The timeline only says a note was added
     (events are read by every role), which also counts as staff attention on a complaint."""
-    from apps.core.crypto import encrypt_text
-
     if not actor_has_perm(actor, "orders.add_csnote"):
         raise TransitionForbidden(details={"permission": "orders.add_csnote"})
     body = (body or "").strip()

@@ -7,13 +7,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from apps.orders.models import HoldType
-from apps.orders.selectors import open_holds, open_holds_by_type_and_age, orders_past_ship_by
+from apps.orders.selectors import HOLD_AGES, open_holds, open_holds_by_type_and_age, orders_past_ship_by
 
 from .views import pager_query
 
 BOARD = "orders.view_operations_board"
 PAGE_SIZE = 50
-AGES = ("lt_1h", "1h_24h", "gt_24h")
 
 
 @login_required
@@ -22,7 +21,7 @@ AGES = ("lt_1h", "1h_24h", "gt_24h")
 def holds(request):
     now = timezone.now()
     hold_type = request.GET.get("type") if request.GET.get("type") in HoldType.values else None
-    age = request.GET.get("age") if request.GET.get("age") in AGES else None
+    age = request.GET.get("age") if request.GET.get("age") in HOLD_AGES else None
     page = Paginator(open_holds(actor=request.user, type=hold_type, age=age, now=now), PAGE_SIZE).get_page(
         request.GET.get("page"))
     return render(request, "workbench/manager/holds.html", {

@@ -16,7 +16,7 @@ from apps.core.errors import DomainError
 from apps.fulfillment.selectors import live_shipment
 from apps.fulfillment.services import order_request_intercept
 from apps.orders import services
-from apps.orders.models import INTERCEPTABLE_STATUSES, TERMINAL_STATUSES, TRANSITION_LABELS, HoldType, OrderEvent
+from apps.orders.models import INTERCEPTABLE_STATUSES, TERMINAL_STATUSES, TRANSITION_LABELS, OrderEvent, hold_type_label
 from apps.orders.selectors import (
     agent_order,
     agent_worklist,
@@ -24,6 +24,7 @@ from apps.orders.selectors import (
     can_read_cs_notes,
     can_view_personal_data,
     cs_notes,
+    ensure_agent_order,
     order_timeline,
     receiver_shown,
 )
@@ -41,8 +42,7 @@ def _labelled(events):
     """Each event with the words the timeline shows for it."""
     for event in events:
         if event.type in (OrderEvent.Type.HOLD_OPENED, OrderEvent.Type.HOLD_RELEASED):
-            hold = HoldType(event.name).label if event.name in HoldType.values else event.name
-            event.label = f"{event.get_type_display()}: {hold}"
+            event.label = f"{event.get_type_display()}: {hold_type_label(event.name)}"
         else:
             event.label = (TRANSITION_LABELS.get(event.name) or EVENT_LABELS.get(event.name)
                            or event.get_type_display())
@@ -75,10 +75,11 @@ def _order_or_404(request, order_id):
 def order_detail(request, order_id):
     order = _order_or_404(request, order_id)
     user = request.user
+    full = can_view_personal_data(user)
     return render(request, "workbench/cs/order_detail.html", {
         "order": order,
-        "receiver": receiver_shown(order, full=can_view_personal_data(user)),
-        "address_detail": order.address_detail if can_view_personal_data(user) else None,
+        "receiver": receiver_shown(order, full=full),
+        "address_detail": order.address_detail if full else None,
         "events": _labelled(order_timeline(order)),
         "notes": cs_notes(actor=user, order=order),
         "can_note": user.has_perm("orders.add_csnote"),
@@ -110,38 +111,41 @@ def order_buyer_orders(request, order_id):
 
 
 def _act(request, order_id, action, done_message):
-    order = _order_or_404(request, order_id)  # scope first: another shop's order is a 404
     try:
-        action(order)
+        ensure_agent_order(actor=request.user, order_id=order_id)  # scope first: another shop's order is a 404
+    except DomainError:
+        raise Http404 from None
+    try:
+        action(order_id)
     except DomainError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, done_message)
     if request.POST.get("back") == "list":  # a quick action from the worklist row
         return redirect("workbench:cs-orders")
-    return redirect("workbench:cs-order-detail", order_id=order.pk)
+    return redirect("workbench:cs-order-detail", order_id=order_id)
 
 
 @login_required
 @permission_required("orders.add_csnote", raise_exception=True)
 @require_POST
 def order_add_note(request, order_id):
-    return _act(request, order_id, lambda order: services.order_add_note(
-        order_id=order.pk, body=request.POST.get("body", ""), actor=request.user), _("Note added."))
+    return _act(request, order_id, lambda pk: services.order_add_note(
+        order_id=pk, body=request.POST.get("body", ""), actor=request.user), _("Note added."))
 
 
 @login_required
 @permission_required("orders.mark_urgent", raise_exception=True)
 @require_POST
 def order_mark_urgent(request, order_id):
-    return _act(request, order_id, lambda order: services.order_mark_urgent(
-        order_id=order.pk, reason=request.POST.get("reason", ""), actor=request.user), _("Marked urgent."))
+    return _act(request, order_id, lambda pk: services.order_mark_urgent(
+        order_id=pk, reason=request.POST.get("reason", ""), actor=request.user), _("Marked urgent."))
 
 
 @login_required
 @permission_required("orders.intercept_order", raise_exception=True)
 @require_POST
 def order_intercept(request, order_id):
-    return _act(request, order_id, lambda order: order_request_intercept(
-        order_id=order.pk, reason=request.POST.get("reason", ""), actor=request.user),
+    return _act(request, order_id, lambda pk: order_request_intercept(
+        order_id=pk, reason=request.POST.get("reason", ""), actor=request.user),
         _("Intercept requested from the carrier."))

@@ -8,6 +8,7 @@ Views read through selectors and write through services; a coded error becomes t
 """
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,6 +21,7 @@ from apps.core.errors import DomainError, NotFound
 from apps.fulfillment import documents, selectors, services
 from apps.fulfillment.models import Carrier, Wave
 from apps.fulfillment.models.picking import Urgency
+from apps.orders.models import OrderStatus
 
 PICK = "orders.pick_order"
 UPCOMING = 5  # tasks listed after the next one, enough to walk ahead without scrolling
@@ -196,15 +198,11 @@ def floor_orders(request):
     """Orders being picked, picked, packed or shipped in the clerk's warehouses, with the columns
     a clerk works by: warehouse, wave, picker, packer, batch and expiry, package weight, outbound
     time, carrier, tracking number, label printed, address lock."""
-    from django.core.paginator import Paginator
-
     status = request.GET.get("status") or "packed"
     if status not in selectors.WAREHOUSE_BOARD_STATUSES:
         raise Http404
     page = Paginator(selectors.warehouse_order_board(actor=request.user, status=status),
                      FLOOR_PAGE_SIZE).get_page(request.GET.get("page"))
-    from apps.orders.models import OrderStatus
-
     return render(request, "workbench/warehouse/floor_orders.html", {
         "rows": [_floor_row(order) for order in page], "page": page, "status": status,
         "tabs": [(value, OrderStatus(value).label) for value in selectors.WAREHOUSE_BOARD_STATUSES],
