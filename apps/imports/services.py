@@ -215,7 +215,7 @@ class _Rollback(Exception):
     """Leaves the import's transaction: a dry run, or a file with any wrong row."""
 
 
-def _run(resource, rows, numbers, header_of, report, *, dry_run):
+def _run(resource, rows, numbers, header_of, report, *, dry_run, progress=None):
     import tablib
 
     headers = [name for name in resource.HEADERS if name in header_of] or list(resource.HEADERS)
@@ -224,7 +224,10 @@ def _run(resource, rows, numbers, header_of, report, *, dry_run):
         dataset.append([row.get(name, "") for name in headers])
     try:
         with transaction.atomic():
-            result = resource.import_data(dataset, dry_run=dry_run, raise_errors=False, collect_failed_rows=True)
+            result = resource.import_data(dataset, dry_run=dry_run, raise_errors=False, collect_failed_rows=True,
+                                          progress=progress)
+            for error in result.base_errors:  # a failed bulk write: no row of its own
+                report.errors.append(RowError(0, "", str(error.error)))
             for invalid in result.invalid_rows:
                 for name, messages in invalid.error_dict.items():
                     report.errors.append(RowError(numbers[invalid.number - 1], header_of.get(name, name),
