@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 EXCEL_EPOCH = date(1899, 12, 30)  # Excel's day 0 (it counts 1900 as a leap year, hence the 30th)
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
+_TIME = re.compile(r"[ T]\s*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2}))?")
 
 
 # Full-width digits, Latin letters and the ideographic space become plain ones; Chinese punctuation
@@ -45,6 +46,32 @@ def parse_date(value) -> date | None:
     if not match:
         raise ValueError(raw)
     return date(int(match[1]), int(match[2]), int(match[3]))
+
+
+def parse_datetime(value) -> datetime | None:
+    """A date with an optional time of day (2026-01-18 14:30, 2026/1/18 14:30:05, an Excel serial
+    with a fraction), aware in the project's time zone; a date alone is midnight."""
+    from django.utils import timezone
+
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        day = _from_serial(value)
+        moment = datetime.combine(day, datetime.min.time()) + timedelta(seconds=round((value % 1) * 86400))
+    else:
+        day = parse_date(value)
+        if day is None:
+            return None
+        moment = datetime.combine(day, datetime.min.time())
+        time_of_day = _TIME.search(unicodedata.normalize("NFKC", text(value)))
+        if time_of_day:
+            hour, minute, second = (int(part or 0) for part in time_of_day.groups())
+            if hour > 23 or minute > 59 or second > 59:
+                raise ValueError(str(value))
+            moment = moment.replace(hour=hour, minute=minute, second=second)
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
 def _from_serial(serial: float) -> date:

@@ -12,6 +12,7 @@ class ImportJob(models.Model):
         CUSTOMERS = "customers", _("Customers with addresses")
         SKUS = "skus", _("Products (SKUs)")
         OPENING_STOCK = "opening_stock", _("Batches with opening stock")
+        OPEN_ORDERS = "open_orders", _("Open orders (one row per line)")
 
     class Status(models.TextChoices):
         CHECKED = "checked", _("Checked (dry run)")

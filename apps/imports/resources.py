@@ -49,6 +49,8 @@ class BulkResource(resources.ModelResource):
     a progress callback (import_data(..., progress=f): f(rows_done) every PROGRESS_EVERY rows)."""
 
     PROGRESS_EVERY = 500
+    KEY = ("code",)  # a row's natural key in the file, as import_id_fields in the database
+    KEY_COLUMN = "code"
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         errors = dict(import_validation_errors or {})

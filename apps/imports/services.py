@@ -4,48 +4,25 @@ file and writes nothing at all if any row is wrong. Errors come back by row and 
 spreadsheet of the original rows with an error column."""
 import io
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from apps.core.phones import InvalidPhone, normalise_phone
 
-from . import cleaning
+from . import cleaning, open_orders
+from .open_orders import OpenOrders
 from .readers import read_table
+from .report import ImportReport, Rollback, RowError
 from .resources import CustomerResource, SKUResource
 
-RESOURCES = {"customers": CustomerResource, "skus": SKUResource}  # and "opening_stock" below
 KIND_WORDS = {"b2b": "b2b", "批发": "b2b", "企业": "b2b", "经销商": "b2b", "分销": "b2b",
               "b2c": "b2c", "零售": "b2c", "个人": "b2c", "消费者": "b2c", "": "b2c"}
 TIER_WORDS = {"": "standard", "普通": "standard", "standard": "standard", "银卡": "silver", "silver": "silver",
               "金卡": "gold", "gold": "gold", "vip": "vip", "贵宾": "vip"}
-
-
-@dataclass
-class RowError:
-    row: int  # spreadsheet row number
-    column: str  # the header as written in the file ("" for the whole row)
-    message: str
-
-
-@dataclass
-class ImportReport:
-    kind: str
-    dry_run: bool
-    rows: int = 0
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    preview: list[dict] = field(default_factory=list)
-    written: bool = False
-    source_headers: list[str] = field(default_factory=list)
-    source_rows: list[tuple[int, list]] = field(default_factory=list)
-
-    @property
-    def error_rows(self) -> int:
-        return len({error.row for error in self.errors})
 
 
 def _clean_customer(values: dict) -> tuple[dict, dict[str, str]]:
@@ -142,8 +119,8 @@ class OpeningStock:
     }
     REQUIRED = ("warehouse", "sku", "quantity")
 
-    class _meta:  # the natural key, as the resources name theirs
-        import_id_fields = ["_key"]
+    KEY = ("warehouse", "sku", "lot_number")  # one opening balance per batch and warehouse
+    KEY_COLUMN = "sku"
 
 
 OPENING_REFERENCE = "opening-balance"
@@ -170,54 +147,46 @@ def _clean_opening_stock(values: dict) -> tuple[dict, dict[str, str]]:
     if quantity is not None and quantity <= 0:
         problems["quantity"] = _("Must be more than zero.")
     row["quantity"] = quantity
-    row["_key"] = (row.get("warehouse"), row.get("sku"), row.get("lot_number", ""))
     return row, problems
 
 
-CLEANERS = {"customers": _clean_customer, "skus": _clean_sku, "opening_stock": _clean_opening_stock}
-
-
-def import_file(*, kind: str, content: bytes, filename: str, dry_run: bool, actor=None) -> ImportReport:
+def import_file(*, kind: str, content: bytes, filename: str, dry_run: bool, actor=None, progress=None) -> ImportReport:
     """Check (dry run) or import a legacy file. Raises ImportFileError for a file that cannot be
-    read at all; row problems are in the report, and then nothing is written."""
-    resource_class = RESOURCES[kind]
-    table = read_table(content, filename, resource_class.HEADERS)
+    read at all; row problems are in the report, and then nothing is written. progress(rows_done),
+    if given, is called every few hundred rows while the rows are written."""
+    importer = IMPORTERS[kind]
+    columns = importer.columns
+    table = read_table(content, filename, columns.HEADERS)
     report = ImportReport(kind=kind, dry_run=dry_run, rows=len(table.rows), source_headers=table.source_headers,
                           source_rows=table.rows)
     header_of = {name: table.source_headers[index] for index, name in enumerate(table.columns) if name}
     cleaned, numbers, seen = [], [], {}
     for number, cells in table.rows:
         values = {name: cells[index] for index, name in enumerate(table.columns) if name}
-        row, problems = CLEANERS[kind](values)
-        key = row.get(resource_class._meta.import_id_fields[0])
+        row, problems = importer.clean(values)
+        key = tuple(row.get(name) for name in columns.KEY)
         if key in seen:
             first_number, first_row = seen[key]
             if first_row == row:
                 continue  # the same row twice (a copy-paste): imported once
-            key_field = resource_class._meta.import_id_fields[0]
-            problems.setdefault(key_field if key_field in resource_class.HEADERS else resource_class.REQUIRED[1],
+            problems.setdefault(columns.KEY_COLUMN,
                                 _("Same code as row %(row)d with different values.") % {"row": first_number})
-        elif key:
+        elif any(key):
             seen[key] = (number, row)
         for name, message in problems.items():
             report.errors.append(RowError(number, header_of.get(name, name), message))
         if not problems:
             cleaned.append(row)
             numbers.append(number)
-    if resource_class is OpeningStock:
-        _run_opening_stock(cleaned, numbers, header_of, report, dry_run=dry_run, actor=actor)
-    else:
-        _run(resource_class(), cleaned, numbers, header_of, report, dry_run=dry_run)
+    importer.write(cleaned, numbers, header_of, report, dry_run=dry_run, actor=actor, progress=progress)
     return report
 
 
-class _Rollback(Exception):
-    """Leaves the import's transaction: a dry run, or a file with any wrong row."""
-
-
-def _run(resource, rows, numbers, header_of, report, *, dry_run, progress=None):
+def _run_resource(resource_class, rows, numbers, header_of, report, *, dry_run, actor, progress):
+    """A django-import-export resource over the cleaned rows (actor: the resources write plain records)."""
     import tablib
 
+    resource = resource_class()
     headers = [name for name in resource.HEADERS if name in header_of] or list(resource.HEADERS)
     dataset = tablib.Dataset(headers=headers)
     for row in rows:
@@ -236,14 +205,12 @@ def _run(resource, rows, numbers, header_of, report, *, dry_run, progress=None):
                 for error in errors:
                     report.errors.append(RowError(numbers[number - 1], "", str(error.error)))
             if dry_run or report.errors:
-                raise _Rollback
-    except _Rollback:
+                raise Rollback
+    except Rollback:
         pass
     totals = result.totals
     report.new, report.updated, report.unchanged = totals["new"], totals["update"], totals["skip"]
-    report.preview = [dict(zip(headers, values)) for values in dataset[:10]]
-    report.written = not dry_run and not report.errors
-    report.errors.sort(key=lambda error: (error.row, error.column))
+    report.finish([dict(zip(headers, values)) for values in dataset[:10]])
 
 
 # Which column a stock-service refusal belongs to.
@@ -251,7 +218,7 @@ _STOCK_ERROR_COLUMNS = {"lot_not_tracked": "lot_number", "lot_required": "lot_nu
                         "invalid_batch_dates": "expires_on", "invalid_quantity": "quantity"}
 
 
-def _run_opening_stock(rows, numbers, header_of, report, *, dry_run, actor):
+def _run_opening_stock(rows, numbers, header_of, report, *, dry_run, actor, progress):
     """Each row through stock_receive inside one transaction, rolled back for a dry run or any
     error (so a dry run meets every refusal the real import would). A row whose opening balance is
     already in the ledger with the same quantity is unchanged; with another, an error: a count
@@ -302,12 +269,10 @@ def _run_opening_stock(rows, numbers, header_of, report, *, dry_run, actor):
                     StockLevel.objects.filter(pk=level.pk).update(location_code=row["location_code"][:32])
                 report.new += 1
             if dry_run or report.errors:
-                raise _Rollback
-    except _Rollback:
+                raise Rollback
+    except Rollback:
         pass
-    report.preview = [{name: str(row.get(name) or "") for name in OpeningStock.HEADERS} for row in rows[:10]]
-    report.written = not dry_run and not report.errors
-    report.errors.sort(key=lambda e: (e.row, e.column))
+    report.finish([{name: str(row.get(name) or "") for name in OpeningStock.HEADERS} for row in rows[:10]])
 
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -360,7 +325,7 @@ def import_check(*, kind: str, upload, actor):
     from .models import ImportJob
 
     _require_importer(actor)
-    if kind not in RESOURCES:
+    if kind not in IMPORTERS:
         raise ImportFileError(_("Choose what the file holds."), code="unknown_import_kind", details={"kind": kind})
     if upload.size > MAX_UPLOAD_BYTES:
         raise ImportFileError(_("The file is larger than 50 MB."), code="file_too_large",
@@ -387,12 +352,8 @@ def import_confirm(*, job_id: int, actor):
         if job.status != job.Status.CHECKED:
             raise ImportFileError(_("This file has already been imported."), code="import_already_done",
                                   details={"status": job.status})
-        job.file.open("rb")
-        try:
-            content = job.file.read()
-        finally:
-            job.file.close()
-        report = import_file(kind=job.kind, content=content, filename=job.filename, dry_run=False, actor=actor)
+        report = import_file(kind=job.kind, content=_job_content(job), filename=job.filename, dry_run=False,
+                             actor=actor)
         _store_report(job, report)
         if report.written:
             job.status, job.imported_at = job.Status.IMPORTED, timezone.now()
@@ -409,12 +370,28 @@ def _require_importer(actor):
 
 def job_report(job) -> ImportReport:
     """The stored check of a job with its original rows, for the downloadable error report."""
-    job.file.open("rb")
-    try:
-        content = job.file.read()
-    finally:
-        job.file.close()
-    return import_file(kind=job.kind, content=content, filename=job.filename, dry_run=True)
+    return import_file(kind=job.kind, content=_job_content(job), filename=job.filename, dry_run=True)
 
 
-RESOURCES["opening_stock"] = OpeningStock
+def _job_content(job) -> bytes:
+    """The bytes that were checked: the file kept beside the job."""
+    with job.file.open("rb") as stored:
+        return stored.read()
+
+
+@dataclass(frozen=True)
+class Importer:
+    """One kind of legacy file: its columns (HEADERS, REQUIRED, KEY, KEY_COLUMN), how a row is
+    cleaned, and how the clean rows are written."""
+
+    columns: type
+    clean: Callable[[dict], tuple[dict, dict[str, str]]]
+    write: Callable
+
+
+IMPORTERS = {
+    "customers": Importer(CustomerResource, _clean_customer, partial(_run_resource, CustomerResource)),
+    "skus": Importer(SKUResource, _clean_sku, partial(_run_resource, SKUResource)),
+    "opening_stock": Importer(OpeningStock, _clean_opening_stock, _run_opening_stock),
+    "open_orders": Importer(OpenOrders, open_orders.clean, open_orders.write),
+}

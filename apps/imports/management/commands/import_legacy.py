@@ -4,14 +4,14 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.core.errors import DomainError
-from apps.imports.services import RESOURCES, import_file
+from apps.imports.services import IMPORTERS, import_file
 
 
 class Command(BaseCommand):
     help = "Import a legacy spreadsheet (.xlsx, .xls, .csv): all rows or none; --dry-run only reports."
 
     def add_arguments(self, parser):
-        parser.add_argument("kind", choices=sorted(RESOURCES))
+        parser.add_argument("kind", choices=sorted(IMPORTERS))
         parser.add_argument("file", type=Path)
         parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
         parser.add_argument("--errors-to", type=Path, help="write the error report (.xlsx) here")
