@@ -1,6 +1,6 @@
 """Open orders from a legacy sheet: one row per order line, grouped by shop and order number.
 
-Each order is created through the orders app's intake service (order_create), so it enters the
+Each order is created through the orders app's intake service (orders_create_batch), so it enters the
 lifecycle as an order from a platform does: unpaid → pending_payment; paid → pending_review, then
 reviewed by the rules once committed; stock reserved FEFO, a shortfall held. Only open orders are
 taken: a shipped, completed or cancelled order belongs to the old system's history.
@@ -11,7 +11,7 @@ with other contents, an error at its first row (an order is changed in its page,
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,6 +22,7 @@ from .report import Rollback, RowError
 
 CHUNK = 5000  # keys per IN (...) query (SQLite's parameter limit)
 PROGRESS_EVERY = 500
+BATCH_ORDERS = 500  # orders written together
 CENT = Decimal("0.01")
 
 
@@ -131,14 +132,34 @@ def _payload(shop_code, external_id, members) -> dict:
                       for row, _number in members]}
 
 
+def _intake_data(first, external_id, members, skus, customers) -> dict:
+    """An order's rows as the intake service takes them (what the API's serializer gives it)."""
+    return {
+        "external_id": external_id,
+        "placed_at": first["placed_at"],
+        "paid_at": (first["paid_at"] or first["placed_at"] or timezone.now()) if first["paid"] else None,
+        "customer": customers.get(first["customer_code"]),
+        "buyer": {"nickname": first["buyer"]} if first["buyer"] else {},
+        "address": {"receiver": first["receiver"], "phone": first["phone"], "province": first["province"],
+                    "city": first["city"], "district": first["district"], "detail": first["detail"]},
+        "lines": [{"sku": skus[row["sku"]], "quantity": row["quantity"], "unit_price": row["unit_price"],
+                   "discount": row["discount"], "line_total": row["unit_price"] * row["quantity"] - row["discount"]}
+                  for row, _number in members],
+        "shipping_fee": first["shipping_fee"],
+        "discount_total": Decimal("0.00"),
+        "buyer_remark": first["buyer_remark"],
+    }
+
+
 def write(rows, numbers, header_of, report, *, dry_run, actor, progress):
-    """Create each order of the file through order_create inside one transaction, rolled back for a
-    dry run or any error, so a dry run meets every refusal the real import would."""
+    """Create the file's orders through the intake service's batch path, BATCH_ORDERS at a time, inside
+    one transaction, rolled back for a dry run or any error, so a dry run meets every refusal the real
+    import would."""
     from apps.catalog.models import SKU
     from apps.core.errors import DomainError
     from apps.customers.models import Customer
     from apps.orders.models import Order, Shop
-    from apps.orders.services import intake_digest, order_create
+    from apps.orders.services import intake_digest, orders_create_batch
 
     def error(number, name, message):
         report.errors.append(RowError(number, header_of.get(name, name), str(message)))
@@ -164,7 +185,20 @@ def write(rows, numbers, header_of, report, *, dry_run, actor, progress):
             existing.update(((shop_id, external_id), digest) for external_id, digest in Order.objects.filter(
                 shop_id=shop_id, external_id__in=external_ids[start:start + CHUNK]).values_list("external_id",
                                                                                                 "intake_digest"))
-    done = 0
+    done, batch = 0, []
+
+    def create(batch):
+        try:
+            with transaction.atomic():
+                orders_create_batch(items=batch, actor=actor)
+        except DomainError as exc:  # the same for every order of the batch (the actor may not mark orders paid)
+            error(0, "", exc.message)
+        except IntegrityError:
+            error(0, "", _("An order of this file was created meanwhile (by a platform or a person): check the "
+                           "file again."))
+        else:
+            report.new += len(batch)
+
     try:
         with transaction.atomic():
             for (shop_code, external_id), members in orders.items():
@@ -199,28 +233,14 @@ def write(rows, numbers, header_of, report, *, dry_run, actor, progress):
                         error(first_number, "external_id", _("This order is already in the order hub with other "
                                                              "contents; change it on its page."))
                     continue
-                data = {
-                    "external_id": external_id,
-                    "placed_at": first["placed_at"],
-                    "paid_at": (first["paid_at"] or first["placed_at"] or timezone.now()) if first["paid"] else None,
-                    "customer": customers.get(first["customer_code"]),
-                    "buyer": {"nickname": first["buyer"]} if first["buyer"] else {},
-                    "address": {"receiver": first["receiver"], "phone": first["phone"], "province": first["province"],
-                                "city": first["city"], "district": first["district"], "detail": first["detail"]},
-                    "lines": [{"sku": skus[row["sku"]], "quantity": row["quantity"], "unit_price": row["unit_price"],
-                               "discount": row["discount"],
-                               "line_total": row["unit_price"] * row["quantity"] - row["discount"]}
-                              for row, _number in members],
-                    "shipping_fee": first["shipping_fee"],
-                    "discount_total": Decimal("0.00"),
-                    "buyer_remark": first["buyer_remark"],
-                }
-                try:
-                    order_create(shop=shop, data=data, actor=actor, raw_payload=payload)
-                except DomainError as exc:
-                    error(first_number, "", exc.message)
-                    continue
-                report.new += 1
+                if report.errors:
+                    continue  # nothing will be written: only the remaining rows' errors are wanted
+                batch.append((shop, _intake_data(first, external_id, members, skus, customers), payload))
+                if len(batch) == BATCH_ORDERS:
+                    create(batch)
+                    batch = []
+            if batch and not report.errors:
+                create(batch)
             if dry_run or report.errors:
                 raise Rollback
     except Rollback:

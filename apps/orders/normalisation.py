@@ -48,11 +48,15 @@ def tags_for_remarks(*remarks: str, keywords=None) -> dict[str, str]:
     return found
 
 
+def remark_tags(order) -> list[OrderTag]:
+    """The tags a new order's remarks give it, not yet saved."""
+    tags = tags_for_remarks(order.buyer_remark, order.seller_remark)
+    return [OrderTag(order=order, tag=tag, source=keyword) for tag, keyword in tags.items()]
+
+
 def tag_order(order) -> list[OrderTag]:
     """Tag a new order from its remarks (an order already tagged keeps its tags)."""
-    tags = tags_for_remarks(order.buyer_remark, order.seller_remark)
-    return OrderTag.objects.bulk_create([OrderTag(order=order, tag=tag, source=keyword) for tag, keyword in tags.items()],
-                                        ignore_conflicts=True)
+    return OrderTag.objects.bulk_create(remark_tags(order), ignore_conflicts=True)
 
 
 def resolve_order_address(order) -> bool:

@@ -33,7 +33,7 @@ from .errors import (
     WaybillIssued,
 )
 from .lock_objects import lock_hold, lock_order
-from .normalisation import promised_ship_by, resolve_order_address, tag_order
+from .normalisation import promised_ship_by, remark_tags, resolve_order_address, tag_order
 from .models import (
     PRE_SHIPMENT_STATUSES,
     TERMINAL_STATUSES,
@@ -334,25 +334,31 @@ def _existing(shop, external_id, digest):
     return IntakeResult(order=order, created=False, payload_differs=order.intake_digest != digest)
 
 
-def _resolve_customer_id(shop, data) -> int:
-    """The B2B customer named in the payload, or the platform buyer, created on first sight.
-
-    One upsert statement either way (ON CONFLICT on the unique code); an existing buyer's name
-    and phone are left as they are.
-    """
+def _platform_buyer(shop, data) -> Customer | None:
+    """The platform buyer an order without a B2B customer belongs to (not saved): its code is the
+    platform and the buyer's id, or the receiver's phone when the platform gives no id."""
     if data.get("customer"):
-        return data["customer"].pk
+        return None
     buyer = data.get("buyer") or {}
     address = data["address"]
     identity = buyer.get("id") or f"tel:{address['phone']}"
-    customer = Customer(
-        code=f"{shop.platform}:{identity}"[:64],
-        name=buyer.get("nickname") or address["receiver"],
-        kind=Customer.Kind.B2C,
-        phone=address["phone"],
-    )
-    Customer.objects.bulk_create([customer], update_conflicts=True, unique_fields=["code"], update_fields=["code"])
-    return customer.pk
+    return Customer(code=f"{shop.platform}:{identity}"[:64], name=buyer.get("nickname") or address["receiver"],
+                    kind=Customer.Kind.B2C, phone=address["phone"])
+
+
+def _upsert_buyers(buyers: list[Customer]) -> dict[str, int]:
+    """Customer id by code, created on first sight in one statement (ON CONFLICT on the unique
+    code); an existing buyer's name and phone are left as they are."""
+    unique = list({buyer.code: buyer for buyer in buyers}.values())
+    Customer.objects.bulk_create(unique, update_conflicts=True, unique_fields=["code"], update_fields=["code"],
+                                 batch_size=1000)
+    return {buyer.code: buyer.pk for buyer in unique}
+
+
+def _resolve_customer_id(shop, data) -> int:
+    """The B2B customer named in the payload, or the platform buyer, created on first sight."""
+    buyer = _platform_buyer(shop, data)
+    return data["customer"].pk if buyer is None else _upsert_buyers([buyer])[buyer.code]
 
 
 def order_create(*, shop, data: dict, actor, raw_payload=None) -> IntakeResult:
@@ -376,16 +382,63 @@ def order_create(*, shop, data: dict, actor, raw_payload=None) -> IntakeResult:
     return IntakeResult(order=order, created=True)
 
 
-def _insert_order(*, shop, data, actor, digest) -> tuple[Order, list[OrderLine]]:
+def orders_create_batch(*, items: list[tuple], actor) -> list[Order]:
+    """Create many new orders at once (a legacy file's open orders): the orders order_create would
+    make, each (shop, data, raw_payload) of `items`, written with one INSERT per table and batch,
+    each order's stock reserved as intake reserves it, and the paid ones reviewed by one task per
+    batch once committed. The caller has checked that none of them exists yet; one that was
+    created meanwhile fails the batch with IntegrityError (run it inside the caller's transaction)."""
     now = timezone.now()
+    buyers = {index: _platform_buyer(shop, data) for index, (shop, data, _raw) in enumerate(items)}
+    buyer_ids = _upsert_buyers([buyer for buyer in buyers.values() if buyer is not None])
+    built = [_build_order(shop=shop, data=data, actor=actor, now=now,
+                          digest=intake_digest(raw if raw is not None else data),
+                          customer_id=data["customer"].pk if buyers[index] is None else buyer_ids[buyers[index].code])
+             for index, (shop, data, raw) in enumerate(items)]
+    # Reservation judges batches by the customer's shelf-life rule: read them all here, not once per order.
+    customers = Customer.objects.in_bulk({order.customer_id for order, _lines, _events in built})
+    for order, _lines, _events in built:
+        order.customer = customers[order.customer_id]
+    orders = Order.objects.bulk_create([order for order, _lines, _events in built], batch_size=1000)
+    lines = OrderLine.objects.bulk_create([line for _order, order_lines, _events in built for line in order_lines],
+                                          batch_size=1000)
+    OrderEvent.objects.bulk_create([event for _order, _lines, events in built for event in events], batch_size=1000)
+    OrderTag.objects.bulk_create([tag for order in orders for tag in remark_tags(order)], ignore_conflicts=True)
+    by_order = {}
+    for line in lines:
+        by_order.setdefault(line.order_id, []).append(line)
+    for order in orders:
+        stock.reserve_for_order(order, actor=actor, new_lines=by_order[order.pk])
+    to_review = [order.pk for order in orders if order.status == "pending_review"]
+    if to_review:
+        from django_q.tasks import async_task
+
+        transaction.on_commit(lambda: async_task("apps.orders.tasks.audit_orders", to_review))
+    return orders
+
+
+def _insert_order(*, shop, data, actor, digest) -> tuple[Order, list[OrderLine]]:
+    order, lines, events = _build_order(shop=shop, data=data, actor=actor, digest=digest, now=timezone.now(),
+                                        customer_id=_resolve_customer_id(shop, data))
+    order.save(force_insert=True)
+    lines = OrderLine.objects.bulk_create(lines)
+    OrderEvent.objects.bulk_create(events)
+    tag_order(order)
+    if order.status == "pending_review":  # arrived paid: review it once committed
+        schedule_audit(order.pk)
+    return order, lines
+
+
+def _build_order(*, shop, data, actor, digest, now, customer_id) -> tuple[Order, list[OrderLine], list[OrderEvent]]:
+    """The order of validated intake data with its lines and events, not yet saved (each refers to
+    the order, whose id the INSERT gives them)."""
     address = data["address"]
-    lines = data["lines"]
-    goods_total = sum((line["line_total"] for line in lines), ZERO)
+    goods_total = sum((line["line_total"] for line in data["lines"]), ZERO)
     order = Order(
         shop=shop,
         external_id=data["external_id"],
         platform=recognise_platform(data["external_id"], prefer=shop.platform) or shop.platform,
-        customer_id=_resolve_customer_id(shop, data),
+        customer_id=customer_id,
         buyer_nickname=(data.get("buyer") or {}).get("nickname", ""),
         warehouse_id=shop.default_warehouse_id,
         status_changed_at=now,
@@ -424,8 +477,7 @@ def _insert_order(*, shop, data, actor, digest) -> tuple[Order, list[OrderLine]]
         events.append(_new_event(order, type=OrderEvent.Type.TRANSITION, name="pay", from_status=from_status,
                                  to_status=order.status, actor=actor, at=now,
                                  payload={"amount": str(changes["paid_amount"])}))
-    order.save(force_insert=True)
-    lines = OrderLine.objects.bulk_create(
+    lines = [
         OrderLine(
             order=order,
             line_no=index,
@@ -436,13 +488,9 @@ def _insert_order(*, shop, data, actor, digest) -> tuple[Order, list[OrderLine]]
             discount=line["discount"],
             line_total=line["line_total"],
         )
-        for index, line in enumerate(lines, start=1)
-    )
-    OrderEvent.objects.bulk_create(events)
-    tag_order(order)
-    if order.status == "pending_review":  # arrived paid: review it once committed
-        schedule_audit(order.pk)
-    return order, lines
+        for index, line in enumerate(data["lines"], start=1)
+    ]
+    return order, lines, events
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,18 @@ def test_times_of_day_in_legacy_spellings(value, expected):
 def test_a_time_that_is_not_one_is_refused():
     with pytest.raises(ValueError):
         parse_datetime("2026-01-18 25:00")
+
+
+def test_the_paid_orders_are_reviewed_by_one_queued_task_after_commit(shop, django_capture_on_commit_callbacks):
+    from django_q.models import OrmQ
+
+    from apps.orders.tasks import audit_orders
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run()
+    [queued] = [task.task for task in OrmQ.objects.all()]
+    paid = Order.objects.get(external_id="dy_LEGACY000101")
+    assert (queued["func"], queued["args"]) == ("apps.orders.tasks.audit_orders", ([paid.pk],))
+    assert audit_orders(*queued["args"]) == 1
+    paid.refresh_from_db()
+    assert paid.status == "ready" and not paid.holds.exists()  # reviewed: stock held, every rule passed
