@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 class ImportJob(models.Model):
     """One uploaded legacy file: checked (a dry run) when uploaded, imported when an admin confirms.
     The file stays beside the job (MEDIA_ROOT/imports/) so the confirmed import reads exactly the
-    bytes that were checked."""
+    bytes that were checked. A large file is checked and imported by a django-q2 task (checking,
+    importing); a small one within the request."""
 
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", _("Customers with addresses")
@@ -15,7 +16,9 @@ class ImportJob(models.Model):
         OPEN_ORDERS = "open_orders", _("Open orders (one row per line)")
 
     class Status(models.TextChoices):
+        CHECKING = "checking", _("Being checked")
         CHECKED = "checked", _("Checked (dry run)")
+        IMPORTING = "importing", _("Being imported")
         IMPORTED = "imported", _("Imported")
         REFUSED = "refused", _("Refused")
 
@@ -34,11 +37,17 @@ class ImportJob(models.Model):
                                    related_name="+")
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     imported_at = models.DateTimeField(_("imported at"), null=True, blank=True)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("imported by"), on_delete=models.PROTECT,
+                                    related_name="+", null=True, blank=True)
 
     class Meta:
         verbose_name = _("import")
         verbose_name_plural = _("imports")
         ordering = ["-created_at", "-id"]
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (self.Status.CHECKING, self.Status.IMPORTING)
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.filename}"

@@ -4,6 +4,7 @@ file and writes nothing at all if any row is wrong. Errors come back by row and 
 spreadsheet of the original rows with an error column."""
 import io
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -241,7 +242,9 @@ def _run_opening_stock(rows, numbers, header_of, report, *, dry_run, actor, prog
 
     try:
         with transaction.atomic():
-            for row, number in zip(rows, numbers):
+            for done, (row, number) in enumerate(zip(rows, numbers), start=1):
+                if progress is not None and done % 500 == 0:
+                    progress(done)
                 warehouse_id, sku_id = warehouses.get(row["warehouse"]), skus.get(row["sku"])
                 if warehouse_id is None:
                     error(number, "warehouse", _("Unknown warehouse code."))
@@ -315,10 +318,15 @@ def _store_report(job, report: ImportReport):
     job.preview = [{name: str(value) for name, value in row.items()} for row in report.preview]
 
 
+# Files with more rows are checked and imported by a django-q2 task, the page showing its progress.
+INLINE_ROWS = 2000
+TASK_TIMEOUT = 1800  # seconds a worker gives one file; 100,000 rows take about two minutes
+
+
 @transaction.atomic
 def import_check(*, kind: str, upload, actor):
-    """Keep the uploaded file and its dry run. A file that cannot be read at all is refused with
-    its coded error and nothing is kept."""
+    """Keep the uploaded file and its dry run (by a task, for a large file). A file that cannot be
+    read at all is refused here with its coded error, and nothing is kept."""
     from django.core.files.base import ContentFile
 
     from .errors import ImportFileError
@@ -331,34 +339,93 @@ def import_check(*, kind: str, upload, actor):
         raise ImportFileError(_("The file is larger than 50 MB."), code="file_too_large",
                               details={"size": upload.size})
     content = upload.read()
-    report = import_file(kind=kind, content=content, filename=upload.name, dry_run=True)
-    job = ImportJob(kind=kind, filename=upload.name[:255], created_by=actor)
-    _store_report(job, report)
+    rows = len(read_table(content, upload.name, IMPORTERS[kind].columns.HEADERS).rows)
+    job = ImportJob(kind=kind, filename=upload.name[:255], created_by=actor, rows=rows)
     job.file.save(upload.name, ContentFile(content), save=False)
-    job.save()
+    if rows > INLINE_ROWS:
+        job.status = job.Status.CHECKING
+        job.save()
+        _enqueue(job)
+    else:
+        _store_report(job, import_file(kind=kind, content=content, filename=upload.name, dry_run=True))
+        job.save()
     return job
 
 
 def import_confirm(*, job_id: int, actor):
-    """Import a checked file for real: all rows or none. Confirming twice imports once."""
-    from django.utils import timezone
-
+    """Import a checked file for real (by a task, for a large file): all rows or none. Confirming
+    twice imports once."""
     from .errors import ImportFileError
     from .lock_objects import lock_job
 
     _require_importer(actor)
     with transaction.atomic():
         job = lock_job(job_id)
+        if job.is_running:
+            raise ImportFileError(_("This file is still being checked or imported."), code="import_running",
+                                  details={"status": job.status})
         if job.status != job.Status.CHECKED:
             raise ImportFileError(_("This file has already been imported."), code="import_already_done",
                                   details={"status": job.status})
-        report = import_file(kind=job.kind, content=_job_content(job), filename=job.filename, dry_run=False,
-                             actor=actor)
-        _store_report(job, report)
-        if report.written:
-            job.status, job.imported_at = job.Status.IMPORTED, timezone.now()
-        job.save()
+        job.imported_by = actor
+        if job.rows > INLINE_ROWS:
+            job.status = job.Status.IMPORTING
+            job.save()
+            _enqueue(job)
+        else:
+            _run_job(job, dry_run=False)
     return job
+
+
+def run_import_job(*, job_id: int) -> str:
+    """The django-q2 task of a large file: its check (status checking) or its import (importing),
+    the job locked throughout, progress written for the page as rows are done. A job no longer
+    running (a second delivery of the task) is left as it is. A crash writes nothing of the file
+    and leaves the job refused with the reason, so the page stops waiting."""
+    import logging
+
+    from .lock_objects import lock_job
+    from .progress import clear_progress, write_progress
+
+    with transaction.atomic():
+        job = lock_job(job_id)
+        if not job.is_running:
+            return job.status
+        started = time.time()
+        progress = partial(write_progress, job.pk, total=job.rows, started=started)
+        progress(done=0)
+        try:
+            with transaction.atomic():
+                _run_job(job, dry_run=job.status == job.Status.CHECKING, progress=lambda done: progress(done=done))
+        except Exception as exc:  # noqa: BLE001  (whatever it was, the admin must hear of it)
+            logging.getLogger(__name__).exception("import job %s stopped", job.pk)
+            job.status = job.Status.REFUSED
+            job.errors = [{"row": 0, "column": "", "message": _("The import stopped and wrote nothing: %(reason)s")
+                           % {"reason": exc}}]
+            job.save()
+        finally:
+            clear_progress(job.pk)
+    return job.status
+
+
+def _run_job(job, *, dry_run: bool, progress=None):
+    """Check or import the job's file and keep what it found; a written import is final."""
+    from django.utils import timezone
+
+    actor = job.created_by if dry_run else job.imported_by
+    report = import_file(kind=job.kind, content=_job_content(job), filename=job.filename, dry_run=dry_run,
+                         actor=actor, progress=progress)
+    _store_report(job, report)
+    job.status = job.Status.IMPORTED if report.written else job.Status.CHECKED
+    if report.written:
+        job.imported_at = timezone.now()
+    job.save()
+
+
+def _enqueue(job):
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task("apps.imports.tasks.run_import_job", job.pk, timeout=TASK_TIMEOUT))
 
 
 def _require_importer(actor):

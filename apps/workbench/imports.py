@@ -3,13 +3,14 @@ error by row and column), download the error report, confirm. Reads and writes t
 apps.imports; a file that cannot be read is one message and nothing is kept."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import DomainError
 from apps.imports import selectors, services
+from apps.imports.progress import read_progress
 from apps.imports.models import ImportJob
 
 IMPORT = "imports.add_importjob"
@@ -45,7 +46,15 @@ def import_list(request):
 def import_detail(request, job_id):
     job = _job_or_404(request, job_id)
     columns = list(job.preview[0]) if job.preview else []
-    return render(request, "workbench/imports/import_detail.html", {"job": job, "columns": columns})
+    return render(request, "workbench/imports/import_detail.html",
+                  {"job": job, "columns": columns, "progress": read_progress(job) if job.is_running else None})
+
+
+@login_required
+@permission_required(IMPORT, raise_exception=True)
+def import_progress(request, job_id):
+    """What the detail page polls while a large file is checked or imported."""
+    return JsonResponse(read_progress(_job_or_404(request, job_id)))
 
 
 @login_required
@@ -58,7 +67,9 @@ def import_confirm(request, job_id):
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        if job.status == ImportJob.Status.IMPORTED:
+        if job.is_running:
+            messages.info(request, _("The import has started; this page follows it."))
+        elif job.status == ImportJob.Status.IMPORTED:
             messages.success(request, _("Imported: %(new)d new, %(updated)d updated, %(unchanged)d unchanged.")
                              % {"new": job.new, "updated": job.updated, "unchanged": job.unchanged})
         else:

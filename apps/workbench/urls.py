@@ -28,6 +28,7 @@ urlpatterns = [
     path("imports/<int:job_id>/", imports.import_detail, name="import-detail"),
     path("imports/<int:job_id>/confirm/", imports.import_confirm, name="import-confirm"),
     path("imports/<int:job_id>/errors.xlsx", imports.import_errors, name="import-errors"),
+    path("imports/<int:job_id>/progress/", imports.import_progress, name="import-progress"),
     path("manager/holds/", board.holds, name="board-holds"),
     path("manager/late/", board.late_orders, name="board-late"),
     path("returns/", returns.return_list, name="return-list"),

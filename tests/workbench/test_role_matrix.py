@@ -114,6 +114,7 @@ ADMIN_OBJECTS = {
     "workbench:import-detail": ("get", lambda w: {"job_id": w.job.pk}),
     "workbench:import-confirm": ("post", lambda w: {"job_id": w.job.pk}),
     "workbench:import-errors": ("get", lambda w: {"job_id": w.job.pk}),
+    "workbench:import-progress": ("get", lambda w: {"job_id": w.job.pk}),
 }
 
 # Scoped lists and writes without an object id in the URL: visitors are turned away; whatever a
