@@ -3,7 +3,7 @@ transaction, so the ledger always sums to the levels. Locks follow the order wri
 apps/orders/lock_objects.py: the order first, then all stock levels needed, by pk."""
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
@@ -31,7 +31,7 @@ from .errors import (
     UnknownStockLevel,
     UnknownWarehouse,
 )
-from .lock_objects import lock_free_levels, lock_level, lock_levels, lock_or_create_level
+from .lock_objects import FreeLevel, lock_free_levels, lock_level, lock_levels, lock_or_create_level
 from .models import Batch, Reservation, StockLevel, StockMove, Warehouse
 
 SELLABLE = StockLevel.Bucket.SELLABLE
@@ -270,13 +270,17 @@ def _free_by_warehouse(sku_ids, cutoffs: dict[int, date], warehouse_ids) -> dict
 SHOP_WAREHOUSES_SQL = "SELECT warehouse_id FROM orders_shopwarehouse WHERE shop_id = %s ORDER BY priority, id"
 
 
-def _choose_warehouse(order, needs: dict[int, int], cutoffs) -> int | None:
-    """The shop's ordered list: the first warehouse that can serve every line; else its default."""
+def _shop_warehouses(shop) -> list[int]:
     if uses_postgresql():
-        preferred = [warehouse_id for (warehouse_id,) in prepared_rows(SHOP_WAREHOUSES_SQL, [order.shop_id])]
-    else:
-        preferred = list(order.shop.warehouse_preferences.order_by("priority", "id")
-                         .values_list("warehouse_id", flat=True))
+        return [warehouse_id for (warehouse_id,) in prepared_rows(SHOP_WAREHOUSES_SQL, [shop.pk])]
+    return list(shop.warehouse_preferences.order_by("priority", "id").values_list("warehouse_id", flat=True))
+
+
+def _choose_warehouse(order, needs: dict[int, int], cutoffs, preferred: list[int] | None = None) -> int | None:
+    """The shop's ordered list (`preferred`, read here when not given): the first warehouse that can
+    serve every line; else its default."""
+    if preferred is None:
+        preferred = _shop_warehouses(order.shop)
     default = order.shop.default_warehouse_id
     candidates = preferred or ([default] if default else [])
     if len(candidates) > 1:
@@ -327,8 +331,9 @@ def _lines_to_reserve(order) -> list[LineToReserve]:
             for pk, line_no, sku_id, quantity, code, min_days, held in rows]
 
 
-# Levels, reservations and their ledger lines in one statement (PostgreSQL). The CHECK on the
-# level still guards the bound; every data-modifying CTE runs whether or not it is read.
+# Levels, reservations and their ledger lines in one statement (PostgreSQL), for one order or for
+# a batch of them. The CHECK on the level still guards the bound; every data-modifying CTE runs
+# whether or not it is read.
 WRITE_RESERVATIONS_SQL = """
     WITH levels AS (
         UPDATE inventory_stocklevel s SET reserved = s.reserved + t.quantity, updated_at = %(now)s
@@ -337,47 +342,90 @@ WRITE_RESERVATIONS_SQL = """
         RETURNING s.id, s.sku_id
     ), reservations AS (
         INSERT INTO inventory_reservation (order_line_id, stock_level_id, quantity, expires_at, state, created_at)
-        SELECT p.line_id, p.level_id, p.quantity, %(expires_at)s::timestamptz, 'active', %(now)s
-        FROM unnest(%(line_ids)s::bigint[], %(plan_level_ids)s::bigint[], %(plan_quantities)s::integer[])
-             AS p(line_id, level_id, quantity)
-        RETURNING id, stock_level_id, quantity
+        SELECT p.line_id, p.level_id, p.quantity, p.expires_at, 'active', %(now)s
+        FROM unnest(%(line_ids)s::bigint[], %(plan_level_ids)s::bigint[], %(plan_quantities)s::integer[],
+                    %(plan_expires)s::timestamptz[]) AS p(line_id, level_id, quantity, expires_at)
+        RETURNING id, order_line_id, stock_level_id, quantity
     )
     INSERT INTO inventory_stockmove (stock_level_id, sku_id, type, on_hand_delta, reserved_delta, order_id,
                                      reservation_id, reference, note, actor_id, actor_label, is_intervention,
                                      created_at)
-    SELECT r.stock_level_id, l.sku_id, 'reserve', 0, r.quantity, %(order_id)s, r.id, %(reference)s, '',
+    SELECT r.stock_level_id, l.sku_id, 'reserve', 0, r.quantity, o.id, r.id, 'order:' || o.external_id, '',
            %(actor_id)s, %(actor_label)s, false, %(now)s
-    FROM reservations r JOIN levels l ON l.id = r.stock_level_id"""
+    FROM reservations r JOIN levels l ON l.id = r.stock_level_id
+         JOIN orders_orderline ol ON ol.id = r.order_line_id JOIN orders_order o ON o.id = ol.order_id"""
 
 
-def _write_reservations(order, plan, taken: dict[int, int], *, expires_at, actor):
-    """Reserve `taken` units per locked level and record `plan` [(line, level, qty)] as
-    reservations with their ledger lines."""
+@dataclass(frozen=True, slots=True)
+class PlannedReservation:
+    order: object
+    line: LineToReserve
+    level: FreeLevel
+    quantity: int
+    expires_at: datetime | None  # an unpaid order's reservation lapses with its payment window
+
+
+def _write_reservations(plan: list[PlannedReservation], taken: dict[int, int], *, actor):
+    """Reserve `taken` units per locked level and record `plan` as reservations with their ledger
+    lines: one statement on PostgreSQL, whatever the number of orders."""
     if not plan:
         return
-    reference = f"order:{order.external_id}"
     user = actor_user(actor)
     if uses_postgresql():
         with prepared_cursor() as cursor:
             cursor.execute(WRITE_RESERVATIONS_SQL, {
                 "now": timezone.now(), "level_ids": list(taken), "level_quantities": list(taken.values()),
-                "expires_at": expires_at, "line_ids": [line.pk for line, _l, _q in plan],
-                "plan_level_ids": [level.pk for _line, level, _q in plan],
-                "plan_quantities": [qty for _line, _level, qty in plan], "order_id": order.pk,
-                "reference": reference, "actor_id": user.pk if user else None, "actor_label": actor_label(actor)})
+                "line_ids": [p.line.pk for p in plan], "plan_level_ids": [p.level.pk for p in plan],
+                "plan_quantities": [p.quantity for p in plan], "plan_expires": [p.expires_at for p in plan],
+                "actor_id": user.pk if user else None, "actor_label": actor_label(actor)})
         return
     StockLevel.objects.filter(pk__in=list(taken)).update(
         reserved=F("reserved") + Case(*(When(pk=pk, then=Value(qty)) for pk, qty in taken.items()),
                                       output_field=IntegerField()),
         updated_at=timezone.now())
     reservations = Reservation.objects.bulk_create(
-        Reservation(order_line_id=line.pk, stock_level_id=level.pk, quantity=qty, expires_at=expires_at)
-        for line, level, qty in plan)
+        Reservation(order_line_id=p.line.pk, stock_level_id=p.level.pk, quantity=p.quantity, expires_at=p.expires_at)
+        for p in plan)
     StockMove.objects.bulk_create(
-        StockMove(stock_level_id=level.pk, sku_id=level.sku_id, type=StockMove.Type.RESERVE, reserved_delta=qty,
-                  order_id=order.pk, reservation=reservation, reference=reference, actor=user,
-                  actor_label=actor_label(actor))
-        for (_line, level, qty), reservation in zip(plan, reservations))
+        StockMove(stock_level_id=p.level.pk, sku_id=p.level.sku_id, type=StockMove.Type.RESERVE,
+                  reserved_delta=p.quantity, order_id=p.order.pk, reservation=reservation,
+                  reference=f"order:{p.order.external_id}", actor=user, actor_label=actor_label(actor))
+        for p, reservation in zip(plan, reservations))
+
+
+def _plan_order(order, lines, wanted, by_sku, cutoffs, taken) -> tuple[list[PlannedReservation], list[LineShortfall]]:
+    """FEFO over the locked levels (`by_sku`, earliest expiry first), counting what this call has
+    already taken from each level (`taken`, updated here); lines it cannot fill are shortfalls."""
+    expires_at = order.payment_due_at if order.status == "pending_payment" else None
+    plan, shortfalls = [], []
+    for line in lines:
+        need = wanted[line.pk]
+        blocked = 0
+        for level in by_sku[line.sku_id]:
+            free = level.available - taken.get(level.pk, 0)
+            if free <= 0:
+                continue
+            if not _is_allocatable(level, cutoffs[line.sku_id]):
+                blocked += free
+                continue
+            if need <= 0:
+                break
+            qty = min(free, need)
+            taken[level.pk] += qty
+            plan.append(PlannedReservation(order, line, level, qty, expires_at))
+            need -= qty
+        if need > 0:
+            shortfalls.append(LineShortfall(line_no=line.line_no, sku=line.sku.code, requested=wanted[line.pk],
+                                            reserved=wanted[line.pk] - need, blocked_by_expiry=blocked))
+    return plan, shortfalls
+
+
+def _levels_by_sku(warehouse_id, sku_ids) -> dict[int, list[FreeLevel]]:
+    by_sku = defaultdict(list)
+    if warehouse_id is not None:
+        for level in sorted(lock_free_levels(warehouse_id=warehouse_id, sku_ids=sku_ids), key=_fefo_key):
+            by_sku[level.sku_id].append(level)
+    return by_sku
 
 
 def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date | None = None,
@@ -411,45 +459,59 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
         if warehouse_id != order.warehouse_id:
             _assign_warehouse(order, warehouse_id, announce=new_lines is None)
     result = ReservationResult(warehouse_id=order.warehouse_id)
-    if order.warehouse_id is None:
-        levels = []
-    else:
-        levels = lock_free_levels(warehouse_id=order.warehouse_id, sku_ids={line.sku_id for line in lines})
-    by_sku = defaultdict(list)
-    for level in sorted(levels, key=_fefo_key):
-        by_sku[level.sku_id].append(level)
-
-    expires_at = order.payment_due_at if order.status == "pending_payment" else None
+    by_sku = _levels_by_sku(order.warehouse_id, {line.sku_id for line in lines})
     taken = defaultdict(int)  # level pk -> units this call reserves
-    plan = []  # (line, level, qty)
-    for line in lines:
-        need = wanted[line.pk]
-        blocked = 0
-        for level in by_sku[line.sku_id]:
-            free = level.available - taken.get(level.pk, 0)
-            if free <= 0:
-                continue
-            if not _is_allocatable(level, cutoffs[line.sku_id]):
-                blocked += free
-                continue
-            if need <= 0:
-                break
-            qty = min(free, need)
-            taken[level.pk] += qty
-            plan.append((line, level, qty))
-            need -= qty
-        if need > 0:
-            result.shortfalls.append(LineShortfall(line_no=line.line_no, sku=line.sku.code, requested=wanted[line.pk],
-                                                   reserved=wanted[line.pk] - need, blocked_by_expiry=blocked))
-
+    plan, result.shortfalls = _plan_order(order, lines, wanted, by_sku, cutoffs, taken)
     if result.shortfalls and on_shortfall == "raise":
         raise InsufficientStock(details={"lines": [s.as_dict() for s in result.shortfalls]})
 
-    _write_reservations(order, plan, taken, expires_at=expires_at, actor=actor)
+    _write_reservations(plan, taken, actor=actor)
     result.reserved = sum(taken.values())
     if result.shortfalls and on_shortfall == "hold":
         _open_stock_holds(order, result.shortfalls)
     return result
+
+
+def reserve_for_new_orders(orders: list[tuple], *, actor, today: date | None = None) -> dict[int, ReservationResult]:
+    """Reserve for orders just inserted together, each (order, its new lines with SKUs attached), as
+    reserve_for_order would one after the other at intake: the shop's warehouse choice, FEFO, a
+    shortfall held. The levels of each warehouse are locked once for all of them and each level is
+    updated once with their sum, so a large batch (a legacy import) neither pays a lock per order
+    nor piles up versions of its busiest rows in one transaction. {order id: result}."""
+    today = today or _today()
+    preferences, planned = {}, []
+    for order, new_lines in orders:
+        if order.status not in RESERVABLE_STATUSES:
+            raise NotReservable(details={"status": order.status})
+        lines = [LineToReserve(line.pk, line.line_no, line.sku_id, line.quantity, 0, line.sku) for line in new_lines]
+        wanted = {line.pk: line.quantity for line in lines}
+        cutoffs = _Cutoffs(order, lines, today)
+        needs = defaultdict(int)
+        for line in lines:
+            needs[line.sku_id] += line.quantity
+        if order.shop_id not in preferences:
+            preferences[order.shop_id] = _shop_warehouses(order.shop)
+        warehouse_id = _choose_warehouse(order, needs, cutoffs, preferences[order.shop_id])
+        if warehouse_id != order.warehouse_id:
+            _assign_warehouse(order, warehouse_id, announce=False)
+        planned.append((order, lines, wanted, cutoffs))
+    skus_by_warehouse = defaultdict(set)
+    for order, lines, _wanted, _cutoffs in planned:
+        skus_by_warehouse[order.warehouse_id].update(line.sku_id for line in lines)
+    levels = {warehouse_id: _levels_by_sku(warehouse_id, sku_ids)
+              for warehouse_id, sku_ids in sorted(skus_by_warehouse.items(), key=lambda item: item[0] or 0)}
+    taken, plan, results = defaultdict(int), [], {}
+    for order, lines, wanted, cutoffs in planned:
+        before = sum(taken.values())
+        order_plan, shortfalls = _plan_order(order, lines, wanted, levels[order.warehouse_id], cutoffs, taken)
+        plan += order_plan
+        results[order.pk] = ReservationResult(warehouse_id=order.warehouse_id, reserved=sum(taken.values()) - before,
+                                              shortfalls=shortfalls)
+    _write_reservations(plan, taken, actor=actor)
+    for order, *_rest in planned:
+        if results[order.pk].shortfalls:
+            _open_stock_holds(order, results[order.pk].shortfalls)
+    return results
 
 
 def _assign_warehouse(order, warehouse_id, *, announce: bool):

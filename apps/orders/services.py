@@ -385,8 +385,8 @@ def order_create(*, shop, data: dict, actor, raw_payload=None) -> IntakeResult:
 def orders_create_batch(*, items: list[tuple], actor) -> list[Order]:
     """Create many new orders at once (a legacy file's open orders): the orders order_create would
     make, each (shop, data, raw_payload) of `items`, written with one INSERT per table and batch,
-    each order's stock reserved as intake reserves it, and the paid ones reviewed by one task per
-    batch once committed. The caller has checked that none of them exists yet; one that was
+    their stock reserved together as intake would reserve it order by order, and the paid ones
+    reviewed by one task per batch once committed. The caller has checked that none of them exists yet; one that was
     created meanwhile fails the batch with IntegrityError (run it inside the caller's transaction)."""
     now = timezone.now()
     buyers = {index: _platform_buyer(shop, data) for index, (shop, data, _raw) in enumerate(items)}
@@ -407,8 +407,7 @@ def orders_create_batch(*, items: list[tuple], actor) -> list[Order]:
     by_order = {}
     for line in lines:
         by_order.setdefault(line.order_id, []).append(line)
-    for order in orders:
-        stock.reserve_for_order(order, actor=actor, new_lines=by_order[order.pk])
+    stock.reserve_for_new_orders([(order, by_order[order.pk]) for order in orders], actor=actor)
     to_review = [order.pk for order in orders if order.status == "pending_review"]
     if to_review:
         from django_q.tasks import async_task

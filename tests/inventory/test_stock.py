@@ -1,7 +1,9 @@
 """Stock services: receiving, FEFO reservation with shelf-life rules, release, issue, counts, alerts."""
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.db.models import Sum
 from django.utils import timezone
 
 from apps.inventory import services
@@ -403,3 +405,47 @@ def test_short_dated_stock_does_not_count_as_available_for_alerts(warehouse, mak
     stock_alerts_refresh()
     low = StockAlert.objects.get(kind="low_stock", sku=formula)
     assert low.available == 0
+
+
+# Reserving for a batch of new orders (a legacy import) gives what reserving one by one would.
+
+def _new_orders(shop, sku, quantities, statuses):
+    from apps.orders.models import OrderLine
+    from tests.factories import OrderFactory
+
+    made = []
+    for quantity, status in zip(quantities, statuses):
+        order = OrderFactory(shop=shop, status=status, with_line=False,
+                             payment_due_at=timezone.now() + timedelta(minutes=30))
+        made.append((order, [OrderLine.objects.create(order=order, line_no=1, sku=sku, name=sku.name_zh,
+                                                      quantity=quantity, unit_price=Decimal("1.00"),
+                                                      line_total=Decimal(quantity))]))
+    return made
+
+
+def _reserved(order):
+    return [(r.stock_level.batch.lot_number, r.quantity, r.expires_at is not None)
+            for r in Reservation.objects.filter(order_line__order=order).select_related("stock_level__batch")
+            .order_by("stock_level__batch__expires_on")]
+
+
+def test_a_batch_of_new_orders_is_reserved_fefo_in_order_as_one_by_one_would():
+    from apps.inventory.services import ledger_matches_levels, reserve_for_new_orders
+    from tests.factories import ShopFactory, SKUFactory, stock_up
+
+    shop = ShopFactory()
+    sku = SKUFactory(batch_tracked=True, shelf_life_days=720)
+    today = timezone.localdate()
+    stock_up(shop.default_warehouse, sku, quantity=4, lot="EARLY", expires_on=today + timedelta(days=300))
+    stock_up(shop.default_warehouse, sku, quantity=5, lot="LATE", expires_on=today + timedelta(days=600))
+    first, second, third = _new_orders(shop, sku, [3, 4, 5], ["pending_review", "pending_payment", "pending_review"])
+
+    results = reserve_for_new_orders([first, second, third], actor=None)
+
+    assert _reserved(first[0]) == [("EARLY", 3, False)]
+    assert _reserved(second[0]) == [("EARLY", 1, True), ("LATE", 3, True)]  # unpaid: lapses with its window
+    assert _reserved(third[0]) == [("LATE", 2, False)]
+    assert [results[o.pk].reserved for o, _lines in (first, second, third)] == [3, 4, 2]
+    assert [h.type for h in third[0].holds.all()] == ["out_of_stock"] and not first[0].holds.exists()
+    assert ledger_matches_levels() == []
+    assert StockLevel.objects.filter(sku=sku).aggregate(reserved=Sum("reserved"))["reserved"] == 9
