@@ -183,12 +183,16 @@ class SKUResource(BulkResource):
         skip_html_diff = True
         instance_loader_class = CachedKeyLoader
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.barcode_owner = {}  # kept across the file's chunks
+
     def before_import(self, dataset, **kwargs):
         """Which code holds each of the file's barcodes now, so a barcode another product already
         has (in the database or higher up in the file) is that row's error, not a failed batch."""
         barcodes = list({row["barcode"] for row in dataset.dict if row.get("barcode")}) if "barcode" in (
             dataset.headers or []) else []
-        self.barcode_owner = {}
+        barcodes = [barcode for barcode in barcodes if barcode not in self.barcode_owner]
         for part in chunks(barcodes):
             self.barcode_owner.update(SKU.objects.filter(barcode__in=part).values_list("barcode", "code"))
 

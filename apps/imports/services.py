@@ -183,35 +183,43 @@ def import_file(*, kind: str, content: bytes, filename: str, dry_run: bool, acto
     return report
 
 
+RESOURCE_CHUNK = 5000  # rows per import_data call: import-export keeps a result per row until it returns
+
+
 def _run_resource(resource_class, rows, numbers, header_of, report, *, dry_run, actor, progress):
-    """A django-import-export resource over the cleaned rows (actor: the resources write plain records)."""
+    """A django-import-export resource over the cleaned rows, RESOURCE_CHUNK rows per call inside
+    the file's one transaction, so memory stays bounded whatever the file's length (actor: the
+    resources write plain records)."""
     import tablib
 
     resource = resource_class()
     headers = [name for name in resource.HEADERS if name in header_of] or list(resource.HEADERS)
-    dataset = tablib.Dataset(headers=headers)
-    for row in rows:
-        dataset.append([row.get(name, "") for name in headers])
+    values = [[row.get(name, "") for name in headers] for row in rows]
     try:
         with transaction.atomic():
-            result = resource.import_data(dataset, dry_run=dry_run, raise_errors=False, collect_failed_rows=True,
-                                          progress=progress)
-            for error in result.base_errors:  # a failed bulk write: no row of its own
-                report.errors.append(RowError(0, "", str(error.error)))
-            for invalid in result.invalid_rows:
-                for name, messages in invalid.error_dict.items():
-                    report.errors.append(RowError(numbers[invalid.number - 1], header_of.get(name, name),
-                                                  "; ".join(messages)))
-            for number, errors in result.row_errors():
-                for error in errors:
-                    report.errors.append(RowError(numbers[number - 1], "", str(error.error)))
+            for offset in range(0, len(values), RESOURCE_CHUNK):
+                chunk = tablib.Dataset(*values[offset:offset + RESOURCE_CHUNK], headers=headers)
+                result = resource.import_data(
+                    chunk, dry_run=dry_run, raise_errors=False, collect_failed_rows=True,
+                    progress=None if progress is None else lambda done, offset=offset: progress(offset + done))
+                for error in result.base_errors:  # a failed bulk write: no row of its own
+                    report.errors.append(RowError(0, "", str(error.error)))
+                for invalid in result.invalid_rows:
+                    for name, messages in invalid.error_dict.items():
+                        report.errors.append(RowError(numbers[offset + invalid.number - 1], header_of.get(name, name),
+                                                      "; ".join(messages)))
+                for number, errors in result.row_errors():
+                    for error in errors:
+                        report.errors.append(RowError(numbers[offset + number - 1], "", str(error.error)))
+                totals = result.totals
+                report.new += totals["new"]
+                report.updated += totals["update"]
+                report.unchanged += totals["skip"]
             if dry_run or report.errors:
                 raise Rollback
     except Rollback:
         pass
-    totals = result.totals
-    report.new, report.updated, report.unchanged = totals["new"], totals["update"], totals["skip"]
-    report.finish([dict(zip(headers, values)) for values in dataset[:10]])
+    report.finish([dict(zip(headers, row)) for row in values[:10]])
 
 
 # Which column a stock-service refusal belongs to.
