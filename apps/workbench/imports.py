@@ -45,9 +45,8 @@ def import_list(request):
 @permission_required(IMPORT, raise_exception=True)
 def import_detail(request, job_id):
     job = _job_or_404(request, job_id)
-    columns = list(job.preview[0]) if job.preview else []
     return render(request, "workbench/imports/import_detail.html",
-                  {"job": job, "columns": columns, "progress": read_progress(job) if job.is_running else None})
+                  {"job": job, "columns": selectors.preview_columns(job), "progress": read_progress(job) if job.is_running else None})
 
 
 @login_required

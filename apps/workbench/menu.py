@@ -39,8 +39,9 @@ def menu_for(user) -> list[Entry]:
         entries.append(Entry(_("Returns"), _("Start and follow returns from the order; receive and inspect the "
                                              "goods that come back."), reverse("workbench:return-list")))
     if user.has_perm("imports.add_importjob"):
-        entries.append(Entry(_("Import spreadsheets"), _("Move customers in from the old system's spreadsheets: "
-                                                         "check first, then import."), reverse("workbench:import-list")))
+        entries.append(Entry(_("Import spreadsheets"), _("Move customers, products, opening stock and open "
+                                                         "orders in from the old system's spreadsheets: check "
+                                                         "first, then import."), reverse("workbench:import-list")))
     if user.is_staff:
         entries.append(Entry(_("Back office"), _("Configuration, orders, stock and rules."), reverse("admin:index")))
     entries.append(Entry(_("API"), _("The REST API and its documentation."), reverse("api-docs")))

@@ -40,8 +40,10 @@ def test_upload_checks_without_writing_then_confirm_imports_once():
     assert response["Location"] == reverse("workbench:import-detail", args=[job.pk])
     assert (job.status, job.rows, job.new, job.error_rows) == ("checked", 4, 3, 0)
     assert not Customer.objects.filter(code__startswith="KH").exists()
-    page = client.get(response["Location"]).content.decode()
+    response_page = client.get(response["Location"])
+    page = response_page.content.decode()
     assert 'id="confirm-import"' in page and "KH0001" in page  # the preview
+    assert response_page.context["columns"][:3] == ["客户编码", "客户名称", "客户类型"]  # the spreadsheet's headings
     client.post(reverse("workbench:import-confirm", args=[job.pk]))
     job.refresh_from_db()
     assert job.status == "imported" and Customer.objects.filter(code__startswith="KH").count() == 3
