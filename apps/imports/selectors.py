@@ -10,9 +10,16 @@ def import_jobs(*, actor) -> QuerySet[ImportJob]:
     return ImportJob.objects.select_related("created_by")
 
 
-def preview_columns(job: ImportJob) -> list[str]:
-    """The preview's columns under the spreadsheet headings the admin knows (客户编码, not code)."""
+
+def preview_table(job: ImportJob) -> tuple[list[str], list[list[str]]]:
+    """The preview's headings (the spreadsheet's own, 客户编码 rather than code) and rows, in the
+    importer's column order: PostgreSQL's jsonb keeps a stored row's keys in an order of its own."""
     from .services import IMPORTERS
 
-    headers = IMPORTERS[job.kind].columns.HEADERS if job.kind in IMPORTERS else {}
-    return [headers[name][0] if name in headers else name for name in (job.preview[0] if job.preview else [])]
+    if not job.preview:
+        return [], []
+    headers = IMPORTERS[job.kind].columns.HEADERS
+    names = [name for name in headers if name in job.preview[0]]
+    names += sorted(set(job.preview[0]) - set(names))
+    return [headers[name][0] if name in headers else name for name in names], [
+        [row.get(name, "") for name in names] for row in job.preview]

@@ -45,8 +45,9 @@ def import_list(request):
 @permission_required(IMPORT, raise_exception=True)
 def import_detail(request, job_id):
     job = _job_or_404(request, job_id)
+    columns, preview = selectors.preview_table(job)
     return render(request, "workbench/imports/import_detail.html",
-                  {"job": job, "columns": selectors.preview_columns(job), "progress": read_progress(job) if job.is_running else None})
+                  {"job": job, "columns": columns, "preview": preview, "progress": read_progress(job) if job.is_running else None})
 
 
 @login_required
