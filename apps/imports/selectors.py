@@ -1,4 +1,5 @@
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from .models import ImportJob
 
@@ -22,4 +23,10 @@ def preview_table(job: ImportJob) -> tuple[list[str], list[list[str]]]:
     names = [name for name in headers if name in job.preview[0]]
     names += sorted(set(job.preview[0]) - set(names))
     return [headers[name][0] if name in headers else name for name in names], [
-        [row.get(name, "") for name in names] for row in job.preview]
+        [_shown(row.get(name)) for name in names] for row in job.preview]
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    return "" if value is None else value

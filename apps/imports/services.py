@@ -323,7 +323,8 @@ def _store_report(job, report: ImportReport):
     job.rows, job.new, job.updated, job.unchanged = report.rows, report.new, report.updated, report.unchanged
     job.error_rows = report.error_rows
     job.errors = [{"row": e.row, "column": e.column, "message": e.message} for e in report.errors]
-    job.preview = [{name: str(value) for name, value in row.items()} for row in report.preview]
+    job.preview = [{name: value if value is None or isinstance(value, bool) else str(value)
+                    for name, value in row.items()} for row in report.preview]
 
 
 # Files with more rows are checked and imported by a django-q2 task, the page showing its progress.

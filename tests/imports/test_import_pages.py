@@ -28,9 +28,9 @@ def admin_client():
     return client
 
 
-def upload(client, name):
+def upload(client, name, kind="customers"):
     return client.post(reverse("workbench:import-list"), {
-        "kind": "customers", "file": SimpleUploadedFile(name, (LEGACY / name).read_bytes())})
+        "kind": kind, "file": SimpleUploadedFile(name, (LEGACY / name).read_bytes())})
 
 
 def test_upload_checks_without_writing_then_confirm_imports_once():
@@ -52,6 +52,15 @@ def test_upload_checks_without_writing_then_confirm_imports_once():
     response = client.post(reverse("workbench:import-confirm", args=[job.pk]), follow=True)
     assert [m.level_tag for m in response.context["messages"]][-1] == "error"  # already imported
     assert Customer.objects.filter(code__startswith="KH").count() == 3
+
+
+def test_the_preview_shows_blanks_and_yes_no_not_python_values():
+    client = admin_client()
+    response = upload(client, "skus.xlsx", kind="skus")
+    context = client.get(response["Location"]).context
+    cat_litter = dict(zip(context["columns"], context["preview"][1]))  # no barcode, no shelf life, no batches
+    assert (cat_litter["商品编码"], cat_litter["条码"], cat_litter["保质期(天)"], cat_litter["批次管理"]) == (
+        "XY-CL-0001", "", "", "否")
 
 
 def test_a_file_with_errors_shows_them_offers_the_report_and_cannot_be_confirmed():
