@@ -9,6 +9,7 @@ Idempotent on shop + order number: an order already in the hub with the same con
 with other contents, an error at its first row (an order is changed in its page, not by a file).
 """
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -245,6 +246,14 @@ def write(rows, numbers, header_of, report, *, dry_run, actor, progress):
                 raise Rollback
     except Rollback:
         pass
-    report.finish([{name: "" if row.get(name) is None else str(row[name]) for name in OpenOrders.HEADERS
-                    if name != "status"} for row in rows[:10]])
+    report.finish([{name: _preview_value(row.get(name)) for name in OpenOrders.HEADERS if name != "status"}
+                   for row in rows[:10]])
+
+
+def _preview_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    return str(value)
 

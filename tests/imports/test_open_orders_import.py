@@ -70,6 +70,8 @@ def test_a_dry_run_counts_the_orders_but_writes_nothing(shop):
     report = run(dry_run=True)
     assert (report.new, report.errors, report.written) == (2, [], False)
     assert not Order.objects.exists() and not Reservation.objects.exists()
+    first = report.preview[0]  # as the admin reads it: Shanghai time to the minute, blanks for empty cells
+    assert (first["external_id"], first["placed_at"], first["paid_at"]) == ("dy_LEGACY000101", "2026-01-18 09:30", "")
 
 
 def test_an_order_changed_since_its_import_is_refused_not_overwritten(shop):
