@@ -24,6 +24,12 @@ def pytest_report_header(config):
     return f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def media_outside_the_checkout(tmp_path_factory):
+    """Uploaded files (import jobs, the demo's sample files) go to a temporary folder, not var/."""
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Login-failure counters live in the cache; no test may inherit another's."""

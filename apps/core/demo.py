@@ -77,6 +77,7 @@ from apps.inventory.alerts import DEMAND_DAYS, stock_alerts_refresh
 from apps.inventory.models import Batch, Reservation, StockAlert, StockLevel, StockMove, Warehouse
 from apps.inventory.services import RESERVABLE_STATUSES, allocatable_after, reserve_for_order, stock_quarantine_batch
 from apps.orders.audit import OPEN_FOR_CREDIT_EXCLUDED
+from apps.imports.demo import build_demo_imports, reset_demo_imports
 from apps.returns.demo import build_demo_returns
 from apps.returns.models import ReturnRequest
 from apps.orders.models import (
@@ -535,7 +536,9 @@ def reset_demo() -> dict[str, int]:
     counts["customers"] = customers.delete()[1].get(Customer._meta.label, 0)
     counts["skus"] = skus.delete()[1].get(SKU._meta.label, 0)
     warehouses.delete()
-    User.objects.filter(username__in=DEMO_USERNAMES, email__endswith="@" + DEMO_EMAIL_DOMAIN).delete()
+    users = User.objects.filter(username__in=DEMO_USERNAMES, email__endswith="@" + DEMO_EMAIL_DOMAIN)
+    counts["import files"] = reset_demo_imports(users)
+    users.delete()
     return counts
 
 
@@ -2039,6 +2042,7 @@ class DemoBuilder:
         self.build_warehouse_floor()
         returns = build_demo_returns(seed=self.o.seed, anchor=self.anchor, shops=list(self.shops.values()),
                                      users=self.users)
+        imports = build_demo_imports(admin=self.users[roles.ADMIN])
         stock_alerts_refresh(today=self.today, now=self.anchor)
         shops = list(self.shops.values())
         holds = OrderHold.objects.filter(order__shop__in=shops)
@@ -2051,7 +2055,7 @@ class DemoBuilder:
             "holds": holds.count(), "open holds": holds.filter(released_at__isnull=True).count(),
             "approval requests": requests.count(),
             "waiting for approval": requests.filter(state=ApprovalRequest.State.PENDING).count(),
-            **returns,
+            **returns, **imports,
         }
         return DemoResult(counts=counts, stock=self.stock_summary(), tokens=tokens)
 

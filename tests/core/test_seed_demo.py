@@ -4,6 +4,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from io import StringIO
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,6 +27,9 @@ from apps.catalog.models import SKU
 from apps.core import demo
 from apps.core.phones import normalise_phone, phone_tail
 from apps.customers.models import Address, Customer
+from apps.imports.models import ImportJob
+from apps.imports.selectors import import_jobs
+from apps.imports.services import import_confirm
 from apps.inventory.models import Batch, Reservation, StockAlert, StockLevel, StockMove, Warehouse
 from apps.inventory.services import RESERVABLE_STATUSES, ledger_matches_levels, stock_receive
 from apps.orders import audit
@@ -390,6 +394,28 @@ def test_a_different_seed_gives_different_orders(seeded):
     first = snapshot()[0]
     call_command("seed_demo", *ARGS[:-4], "--seed", "8", "--anchor", "2026-11-22", "--reset", stdout=StringIO())
     assert snapshot()[0] != first
+
+
+def test_the_admin_finds_the_sample_files_checked_on_the_import_page(db, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    seed()
+    admin = get_user_model().objects.get(username=roles.ADMIN)
+    jobs = {job.filename: job for job in import_jobs(actor=admin)}
+    assert set(jobs) == {"skus.xlsx", "customers_gbk.csv", "customers_with_errors.csv"}
+    assert {job.status for job in jobs.values()} == {ImportJob.Status.CHECKED}
+    skus, customers, wrong = jobs["skus.xlsx"], jobs["customers_gbk.csv"], jobs["customers_with_errors.csv"]
+    assert (skus.new + skus.updated, skus.error_rows) == (3, 0)  # XY-PF-0704 is an update where the demo has it
+    assert (customers.new, customers.error_rows) == (3, 0) and wrong.error_rows == 3
+    assert not Customer.objects.filter(code__startswith="KH").exists()  # checked only: nothing imported
+    kept = [Path(job.file.path) for job in jobs.values()]
+    assert all(path.exists() for path in kept)
+    import_confirm(job_id=skus.pk, actor=admin)  # the admin imports the products; a reset still goes through
+    assert SKU.objects.filter(code="XY-IM-0100").exists()
+    seed("--reset")
+    # the old jobs went with their files: what is kept now is the new jobs' files and nothing else
+    assert not ImportJob.objects.filter(pk__in=[job.pk for job in jobs.values()]).exists()
+    assert sorted(tmp_path.rglob("*.*")) == sorted(Path(job.file.path) for job in ImportJob.objects.all())
+    assert not SKU.objects.filter(code="XY-IM-0100").exists()
 
 
 def test_the_path_table_refuses_walks_the_model_would_refuse():
