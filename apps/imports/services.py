@@ -16,7 +16,7 @@ from apps.core.phones import InvalidPhone, normalise_phone
 
 from . import cleaning, open_orders
 from .open_orders import OpenOrders
-from .readers import read_table
+from .readers import count_rows, read_table
 from .report import ImportReport, Rollback, RowError
 from .resources import CustomerResource, SKUResource
 
@@ -348,7 +348,7 @@ def import_check(*, kind: str, upload, actor):
         raise ImportFileError(_("The file is larger than 50 MB."), code="file_too_large",
                               details={"size": upload.size})
     content = upload.read()
-    rows = len(read_table(content, upload.name, IMPORTERS[kind].columns.HEADERS).rows)
+    rows = count_rows(content, upload.name, IMPORTERS[kind].columns.HEADERS)
     job = ImportJob(kind=kind, filename=upload.name[:255], created_by=actor, rows=rows)
     job.file.save(upload.name, ContentFile(content), save=False)
     if rows > INLINE_ROWS:

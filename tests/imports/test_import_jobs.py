@@ -101,3 +101,52 @@ def test_the_page_shows_a_progress_bar_and_polls_while_the_job_runs():
     run_import_job(job.pk)
     assert client.get(reverse("workbench:import-progress", args=[job.pk])).json()["running"] is False
     assert 'id="confirm-import"' in client.get(response.url).content.decode()
+
+
+def big_customer_workbook(rows: int) -> bytes:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["2025 年客户资料"])  # a title banner above the header, as exported
+    sheet.append(["客户编码", "客户名称", "手机"])
+    for n in range(rows):
+        sheet.append([f"KHX{n:05d}", f"客户{n}", f"138{n:08d}"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_large_xlsx_is_counted_from_its_header_and_dimension_not_read_in_the_request(monkeypatch):
+    from apps.imports import readers
+
+    content = big_customer_workbook(3000)
+    whole_reads = []
+    real_rows = readers._xlsx_rows
+    monkeypatch.setattr(readers, "_xlsx_rows", lambda data: whole_reads.append(1) or real_rows(data))
+    monkeypatch.setattr(services, "INLINE_ROWS", 2000)
+    job = services.import_check(kind="customers", actor=make_user("admin"),
+                                upload=SimpleUploadedFile("big.xlsx", content))
+    assert (job.status, job.rows, whole_reads) == ("checking", 3000, [])  # the upload parsed its first rows only
+    run_import_job(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.rows, job.new, job.error_rows, whole_reads) == ("checked", 3000, 3000, 0, [1])
+
+
+def test_an_xlsx_without_a_header_is_refused_at_upload_without_reading_it_whole():
+    import io
+
+    import openpyxl
+
+    from apps.imports.errors import NoHeaderRow
+    from apps.imports.readers import count_rows
+
+    book = openpyxl.Workbook()
+    for n in range(50):
+        book.active.append([n, n * 2, "x"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with pytest.raises(NoHeaderRow):
+        count_rows(buffer.getvalue(), "numbers.xlsx", services.IMPORTERS["customers"].columns.HEADERS)
