@@ -33,6 +33,7 @@ class ImportJob(models.Model):
     error_rows = models.PositiveIntegerField(_("rows with errors"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
     preview = models.JSONField(_("preview"), default=list, blank=True)
+    changes = models.JSONField(_("changes to existing records"), default=list, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT,
                                    related_name="+")
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)

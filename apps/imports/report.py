@@ -10,6 +10,17 @@ class RowError:
 
 
 @dataclass
+class FieldChange:
+    key: str  # the record's code, as the file names it
+    column: str  # the field's heading in the spreadsheet
+    before: object  # text, or None / a bool (shown in the reader's language)
+    after: object
+
+
+CHANGES_KEPT = 200  # changes to existing records listed for the admin; the counts cover them all
+
+
+@dataclass
 class ImportReport:
     kind: str
     dry_run: bool
@@ -19,6 +30,7 @@ class ImportReport:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     preview: list[dict] = field(default_factory=list)
+    changes: list[FieldChange] = field(default_factory=list)
     written: bool = False
     source_headers: list[str] = field(default_factory=list)
     source_rows: list[tuple[int, list]] = field(default_factory=list)

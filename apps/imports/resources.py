@@ -18,6 +18,8 @@ from import_export.instance_loaders import ModelInstanceLoader
 from apps.catalog.models import SKU
 from apps.customers.models import Address, Customer
 
+from .report import CHANGES_KEPT
+
 CHUNK = 5000  # keys per IN (...) query: SQLite takes at most 32,766 parameters
 
 
@@ -60,6 +62,19 @@ class BulkResource(resources.ModelResource):
             errors = exc.update_error_dict(errors)
         if errors:
             raise ValidationError(errors)
+
+    def before_import(self, dataset, **kwargs):
+        self.changes = []  # (code, field, before, after) of the existing records this file changes
+
+    def skip_row(self, instance, original, row, import_validation_errors=None):
+        skipped = super().skip_row(instance, original, row, import_validation_errors)
+        if (not skipped and not import_validation_errors and original is not None and original.pk is not None
+                and len(self.changes) < CHANGES_KEPT):
+            for name in self._meta.fields:
+                before, after = getattr(original, name), getattr(instance, name)
+                if before != after:
+                    self.changes.append((row[self.KEY_COLUMN], name, before, after))
+        return skipped
 
     def after_import_row(self, row, row_result, **kwargs):
         progress, number = kwargs.get("progress"), kwargs.get("row_number", 0)
@@ -105,6 +120,7 @@ class CustomerResource(BulkResource):
 
     def before_import(self, dataset, **kwargs):
         """The addresses the file's existing customers already have, and no address written yet."""
+        super().before_import(dataset, **kwargs)
         self.pending_addresses = []
         self.known_addresses = set()
         codes = list({row["code"] for row in dataset.dict})
@@ -126,10 +142,17 @@ class CustomerResource(BulkResource):
         return values
 
     def skip_row(self, instance, original, row, import_validation_errors=None):
-        if not super().skip_row(instance, original, row, import_validation_errors):
-            return False
-        address = self._address(row)  # the customer is unchanged; is the address too?
-        return address is None or self._has_address(instance.pk, address)
+        customer_unchanged = super().skip_row(instance, original, row, import_validation_errors)
+        address = self._address(row)  # a new default address changes an existing customer too
+        moved = address is not None and instance.pk is not None and not self._has_address(instance.pk, address)
+        if moved and not import_validation_errors and len(self.changes) < CHANGES_KEPT:
+            self.changes.append((row["code"], "detail", "", self.address_text(address)))
+        return customer_unchanged and not moved
+
+    @staticmethod
+    def address_text(address) -> str:
+        return " ".join(filter(None, (address["province"], address["city"], address["district"], address["detail"],
+                                      address["receiver"], address["phone"])))
 
     def after_save_instance(self, instance, row, **kwargs):
         address = self._address(row)
@@ -190,6 +213,7 @@ class SKUResource(BulkResource):
     def before_import(self, dataset, **kwargs):
         """Which code holds each of the file's barcodes now, so a barcode another product already
         has (in the database or higher up in the file) is that row's error, not a failed batch."""
+        super().before_import(dataset, **kwargs)
         barcodes = list({row["barcode"] for row in dataset.dict if row.get("barcode")}) if "barcode" in (
             dataset.headers or []) else []
         barcodes = [barcode for barcode in barcodes if barcode not in self.barcode_owner]

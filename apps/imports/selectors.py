@@ -26,6 +26,11 @@ def preview_table(job: ImportJob) -> tuple[list[str], list[list[str]]]:
         [_shown(row.get(name)) for name in names] for row in job.preview]
 
 
+def changes_table(job: ImportJob) -> list[dict]:
+    """The changes the file makes to existing records, values as the reader reads them."""
+    return [{**change, "before": _shown(change["before"]), "after": _shown(change["after"])} for change in job.changes]
+
+
 def _shown(value) -> str:
     if isinstance(value, bool):
         return gettext("Yes") if value else gettext("No")

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from apps.core.errors import DomainError
 from apps.imports import selectors, services
 from apps.imports.progress import read_progress
+from apps.imports.report import CHANGES_KEPT
 from apps.imports.models import ImportJob
 
 IMPORT = "imports.add_importjob"
@@ -47,7 +48,8 @@ def import_detail(request, job_id):
     job = _job_or_404(request, job_id)
     columns, preview = selectors.preview_table(job)
     return render(request, "workbench/imports/import_detail.html",
-                  {"job": job, "columns": columns, "preview": preview, "progress": read_progress(job) if job.is_running else None})
+                  {"job": job, "columns": columns, "preview": preview, "changes": selectors.changes_table(job),
+                   "changes_capped": len(job.changes) >= CHANGES_KEPT, "progress": read_progress(job) if job.is_running else None})
 
 
 @login_required

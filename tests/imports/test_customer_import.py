@@ -71,9 +71,24 @@ def test_importing_the_same_file_twice_changes_nothing():
 def test_a_changed_row_updates_its_customer():
     run("customers_gbk.csv")
     text = (LEGACY / "customers_gbk.csv").read_bytes().decode("gbk").replace("宁波爱宠连锁", "宁波爱宠连锁（总店）")
+    text = text.replace("中山东路 8 号", "中山东路 10 号")
+    check = run("changed.csv", content=text.encode("gbk"), dry_run=True)
+    # what the admin is shown before confirming: each changed field with its value now and after
+    assert [(c.key, c.column, c.before) for c in check.changes] == [
+        ("KH0003", "客户名称", "宁波爱宠连锁"), ("KH0003", "详细地址", "")]
+    assert check.changes[0].after == "宁波爱宠连锁（总店）" and "中山东路 10 号" in check.changes[1].after
     report = run("changed.csv", content=text.encode("gbk"))
     assert (report.new, report.updated, report.unchanged) == (0, 1, 2)
     assert Customer.objects.get(code="KH0003").name == "宁波爱宠连锁（总店）"
+    assert Customer.objects.get(code="KH0003").addresses.get(is_default=True).detail == "中山东路 10 号"
+
+
+def test_a_new_address_for_an_unchanged_customer_is_listed_as_its_change():
+    run("customers_gbk.csv")
+    text = (LEGACY / "customers_gbk.csv").read_bytes().decode("gbk").replace("中山东路 8 号", "中山东路 10 号")
+    check = run("moved.csv", content=text.encode("gbk"), dry_run=True)
+    assert (check.updated, [(c.key, c.column, c.before) for c in check.changes]) == (1, [("KH0003", "详细地址", "")])
+    assert "中山东路 10 号" in check.changes[0].after
 
 
 def test_errors_by_row_and_column_and_nothing_written():

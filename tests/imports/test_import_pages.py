@@ -63,6 +63,19 @@ def test_the_preview_shows_blanks_and_yes_no_not_python_values():
         "XY-CL-0001", "", "", "否")
 
 
+def test_the_check_lists_what_would_change_in_existing_records():
+    from tests.factories import SKUFactory
+
+    SKUFactory(code="XY-IM-0100", barcode="4987654321098", name_zh="Imported cat treats 冻干", unit="包",
+               weight_grams=50, shelf_life_days=540, batch_tracked=False, origin_country="JP", list_price="35.00")
+    client = admin_client()
+    response = upload(client, "skus.xlsx", kind="skus")
+    page = client.get(response["Location"])
+    assert [(c["key"], c["column"], c["before"], c["after"]) for c in page.context["changes"]] == [
+        ("XY-IM-0100", "批次管理", "否", "是"), ("XY-IM-0100", "售价", "35.00", "39.00")]
+    assert 'id="import-changes"' in page.content.decode()
+
+
 def test_a_file_with_errors_shows_them_offers_the_report_and_cannot_be_confirmed():
     client = admin_client()
     upload(client, "customers_with_errors.csv")
