@@ -9,7 +9,6 @@ Idempotent on shop + order number: an order already in the hub with the same con
 with other contents, an error at its first row (an order is changed in its page, not by a file).
 """
 from collections import defaultdict
-from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -19,7 +18,7 @@ from django.utils.translation import gettext as _
 from apps.core.phones import InvalidPhone, normalise_phone
 
 from . import cleaning
-from .report import Rollback, RowError
+from .report import Rollback, RowError, kept_value
 
 CHUNK = 5000  # keys per IN (...) query (SQLite's parameter limit)
 PROGRESS_EVERY = 500
@@ -246,14 +245,6 @@ def write(rows, numbers, header_of, report, *, dry_run, actor, progress):
                 raise Rollback
     except Rollback:
         pass
-    report.finish([{name: _preview_value(row.get(name)) for name in OpenOrders.HEADERS if name != "status"}
+    report.finish([{name: kept_value(row.get(name)) for name in OpenOrders.HEADERS if name != "status"}
                    for row in rows[:10]])
-
-
-def _preview_value(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
-    return str(value)
 

@@ -1,5 +1,21 @@
 """What an import found and did, row by row: shared by every kind of legacy file."""
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+
+def kept_value(value):
+    """A cell as a report (and the job after it) keeps it for the admin: yes/no as a bool (worded
+    in the reader's language by the selectors), empty as "", a time in Shanghai to the minute,
+    anything else as its text."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    return str(value)
 
 
 @dataclass
@@ -13,8 +29,8 @@ class RowError:
 class FieldChange:
     key: str  # the record's code, as the file names it
     column: str  # the field's heading in the spreadsheet
-    before: object  # text, or None / a bool (shown in the reader's language)
-    after: object
+    before: str | bool  # kept_value()
+    after: str | bool
 
 
 CHANGES_KEPT = 200  # changes to existing records listed for the admin; the counts cover them all

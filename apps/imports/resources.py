@@ -146,7 +146,7 @@ class CustomerResource(BulkResource):
         address = self._address(row)  # a new default address changes an existing customer too
         moved = address is not None and instance.pk is not None and not self._has_address(instance.pk, address)
         if moved and not import_validation_errors and len(self.changes) < CHANGES_KEPT:
-            self.changes.append((row["code"], "detail", "", self.address_text(address)))
+            self.changes.append((row[self.KEY_COLUMN], "detail", "", self.address_text(address)))
         return customer_unchanged and not moved
 
     @staticmethod

@@ -2,6 +2,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext
 
 from .models import ImportJob
+from .report import CHANGES_KEPT
 
 
 def import_jobs(*, actor) -> QuerySet[ImportJob]:
@@ -9,7 +10,6 @@ def import_jobs(*, actor) -> QuerySet[ImportJob]:
     if actor is None or not actor.has_perm("imports.add_importjob"):
         return ImportJob.objects.none()
     return ImportJob.objects.select_related("created_by")
-
 
 
 def preview_table(job: ImportJob) -> tuple[list[str], list[list[str]]]:
@@ -26,12 +26,15 @@ def preview_table(job: ImportJob) -> tuple[list[str], list[list[str]]]:
         [_shown(row.get(name)) for name in names] for row in job.preview]
 
 
-def changes_table(job: ImportJob) -> list[dict]:
-    """The changes the file makes to existing records, values as the reader reads them."""
-    return [{**change, "before": _shown(change["before"]), "after": _shown(change["after"])} for change in job.changes]
+def changes_table(job: ImportJob) -> tuple[list[dict], bool]:
+    """The changes the file makes to existing records, values as the reader reads them, and
+    whether the list stops at CHANGES_KEPT."""
+    return ([{**change, "before": _shown(change["before"]), "after": _shown(change["after"])} for change in job.changes],
+            len(job.changes) >= CHANGES_KEPT)
 
 
 def _shown(value) -> str:
+    """A kept_value() in the reader's language (jobs checked before kept_value may hold None)."""
     if isinstance(value, bool):
         return gettext("Yes") if value else gettext("No")
     return "" if value is None else value

@@ -17,7 +17,7 @@ from apps.core.phones import InvalidPhone, normalise_phone
 from . import cleaning, open_orders
 from .open_orders import OpenOrders
 from .readers import count_rows, read_table
-from .report import CHANGES_KEPT, FieldChange, ImportReport, Rollback, RowError
+from .report import CHANGES_KEPT, FieldChange, ImportReport, Rollback, RowError, kept_value
 from .resources import CustomerResource, SKUResource
 
 KIND_WORDS = {"b2b": "b2b", "批发": "b2b", "企业": "b2b", "经销商": "b2b", "分销": "b2b",
@@ -213,7 +213,7 @@ def _run_resource(resource_class, rows, numbers, header_of, report, *, dry_run, 
                         report.errors.append(RowError(numbers[offset + number - 1], "", str(error.error)))
                 for key, name, before, after in resource.changes[:CHANGES_KEPT - len(report.changes)]:
                     report.changes.append(FieldChange(str(key), header_of.get(name) or resource.HEADERS[name][0],
-                                                      _shown_value(before), _shown_value(after)))
+                                                      kept_value(before), kept_value(after)))
                 totals = result.totals
                 report.new += totals["new"]
                 report.updated += totals["update"]
@@ -322,17 +322,11 @@ def error_report_xlsx(report: ImportReport) -> bytes:
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
-def _shown_value(value):
-    """A value as the job keeps it: JSON's own for yes/no and empty, text otherwise (shown by
-    selectors in the reader's language)."""
-    return value if value is None or isinstance(value, bool) else str(value)
-
-
 def _store_report(job, report: ImportReport):
     job.rows, job.new, job.updated, job.unchanged = report.rows, report.new, report.updated, report.unchanged
     job.error_rows = report.error_rows
     job.errors = [{"row": e.row, "column": e.column, "message": e.message} for e in report.errors]
-    job.preview = [{name: _shown_value(value) for name, value in row.items()} for row in report.preview]
+    job.preview = [{name: kept_value(value) for name, value in row.items()} for row in report.preview]
     job.changes = [{"key": c.key, "column": c.column, "before": c.before, "after": c.after} for c in report.changes]
 
 

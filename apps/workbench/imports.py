@@ -10,9 +10,8 @@ from django.views.decorators.http import require_POST
 
 from apps.core.errors import DomainError
 from apps.imports import selectors, services
-from apps.imports.progress import read_progress
-from apps.imports.report import CHANGES_KEPT
 from apps.imports.models import ImportJob
+from apps.imports.progress import read_progress
 
 IMPORT = "imports.add_importjob"
 
@@ -47,9 +46,10 @@ def import_list(request):
 def import_detail(request, job_id):
     job = _job_or_404(request, job_id)
     columns, preview = selectors.preview_table(job)
+    changes, changes_capped = selectors.changes_table(job)
     return render(request, "workbench/imports/import_detail.html",
-                  {"job": job, "columns": columns, "preview": preview, "changes": selectors.changes_table(job),
-                   "changes_capped": len(job.changes) >= CHANGES_KEPT, "progress": read_progress(job) if job.is_running else None})
+                  {"job": job, "columns": columns, "preview": preview, "changes": changes,
+                   "changes_capped": changes_capped, "progress": read_progress(job) if job.is_running else None})
 
 
 @login_required
