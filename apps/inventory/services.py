@@ -1,6 +1,7 @@
 """Every write to stock. Each change of on_hand or reserved writes a StockMove in the same
 transaction, so the ledger always sums to the levels. Locks follow the order written in
 apps/orders/lock_objects.py: the order first, then all stock levels needed, by pk."""
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -437,10 +438,26 @@ def reserve_for_order(order, *, actor, on_shortfall: str = "hold", today: date |
     on_shortfall="raise" refuses the whole reservation with a per-line InsufficientStock;
     "hold" reserves what there is and opens an out_of_stock / expiry_conflict hold naming the gap;
     "report" reserves what there is and only returns the gap (the review rules decide on holds).
+
+    On PostgreSQL the whole reservation is one call of the database function
+    inventory_reserve_order (inventory migration 0005); elsewhere the planner below does it.
     """
-    if order.status not in RESERVABLE_STATUSES and not (rebook and order.status in IN_WAREHOUSE_STATUSES):
+    if order.status not in _reservable(rebook):
         raise NotReservable(details={"status": order.status})
     today = today or _today()
+    if uses_postgresql():
+        return _reserve_in_database(order.pk, actor=actor, on_shortfall=on_shortfall, today=today, rebook=rebook,
+                                    announce=new_lines is None, order=order)
+    return _reserve_in_python(order, actor=actor, on_shortfall=on_shortfall, today=today, new_lines=new_lines,
+                              rebook=rebook)
+
+
+def _reservable(rebook: bool) -> frozenset[str]:
+    return RESERVABLE_STATUSES | IN_WAREHOUSE_STATUSES if rebook else RESERVABLE_STATUSES
+
+
+def _reserve_in_python(order, *, actor, on_shortfall, today, new_lines, rebook) -> ReservationResult:
+    """reserve_for_order's planner: FEFO over the levels locked here, written in one go."""
     if new_lines is not None:
         lines = [LineToReserve(line.pk, line.line_no, line.sku_id, line.quantity, 0, line.sku) for line in new_lines]
     else:
@@ -610,11 +627,51 @@ def firm_for_order(order) -> int:
                                       expires_at__isnull=False).update(expires_at=None)
 
 
+# The statement is prepared per connection like the other hot ones (apps.core.db); the casts name
+# the one signature even for NULLs.
+RESERVE_ORDER_SQL = """
+    SELECT r_outcome, r_status, r_previous_warehouse_id, r_warehouse_id, r_reserved, r_shortfalls::text
+    FROM inventory_reserve_order(%s::bigint, %s::text[], %s::date, %s::timestamptz, %s::bigint, %s::text,
+                                 %s::boolean, %s::boolean)"""
+
+
+def _reserve_in_database(order_id: int, *, actor, on_shortfall: str, today: date, rebook: bool = False,
+                         announce: bool = True, order=None) -> ReservationResult:
+    """reserve_for_order in one call of inventory_reserve_order (PostgreSQL), which locks the order
+    itself; the order is read here only when a hold or a history note needs it."""
+    from apps.orders.errors import OrderNotFound
+    from apps.orders.lock_objects import lock_order
+    from apps.orders.services import record_order_event
+
+    user = actor_user(actor)
+    [(outcome, status, previous, warehouse_id, reserved, shortfalls)] = prepared_rows(RESERVE_ORDER_SQL, [
+        order_id, sorted(_reservable(rebook)), today, timezone.now(), user.pk if user else None, actor_label(actor),
+        on_shortfall != "raise", not rebook])
+    if outcome == "not_found":
+        raise OrderNotFound(details={"order_id": order_id})
+    if outcome == "not_reservable":
+        raise NotReservable(details={"status": status})
+    if order is not None:
+        order.warehouse_id = warehouse_id
+    result = ReservationResult(warehouse_id=warehouse_id, reserved=reserved,
+                               shortfalls=[LineShortfall(**item) for item in json.loads(shortfalls)])
+    if announce and previous is not None and warehouse_id != previous:
+        order = order or lock_order(order_id)
+        record_order_event(order, name="warehouse_reassigned", payload={"from": previous, "to": warehouse_id})
+    if outcome == "refused":
+        raise InsufficientStock(details={"lines": [s.as_dict() for s in result.shortfalls]})
+    if result.shortfalls and on_shortfall == "hold":
+        _open_stock_holds(order or lock_order(order_id), result.shortfalls)
+    return result
+
+
 @transaction.atomic
 def stock_reserve_order(*, order_id: int, actor, on_shortfall: str = "hold") -> ReservationResult:
     """Reserve (or top up) an order's stock; see reserve_for_order."""
     from apps.orders.lock_objects import lock_order
 
+    if uses_postgresql():  # the function locks the order itself: no model read on the way
+        return _reserve_in_database(order_id, actor=actor, on_shortfall=on_shortfall, today=_today())
     return reserve_for_order(lock_order(order_id), actor=actor, on_shortfall=on_shortfall)
 
 
