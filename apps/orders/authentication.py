@@ -4,7 +4,9 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from .models import ShopApiToken, hash_token
+from apps.core.db import instances_from_row, prepared_rows, select_columns, uses_postgresql
+
+from .models import Shop, ShopApiToken, hash_token
 
 
 class ShopPrincipal:
@@ -43,6 +45,27 @@ class ShopPrincipal:
         return self.label
 
 
+def _active_token_sql() -> str:
+    # Built from the models once per process, so it follows their fields.
+    return (f"SELECT {select_columns(ShopApiToken, 't')}, {select_columns(Shop, 's')} "
+            f"FROM {ShopApiToken._meta.db_table} t JOIN {Shop._meta.db_table} s ON s.id = t.shop_id "
+            f"WHERE t.key_hash = %s AND t.revoked_at IS NULL AND s.is_active")
+
+
+def _active_token(key_hash: str) -> ShopApiToken | None:
+    """The unrevoked token of an active shop with this hash, its shop attached. Every intake
+    request asks: on PostgreSQL a prepared statement instead of compiling the ORM query each time."""
+    if not uses_postgresql():
+        return (ShopApiToken.objects.select_related("shop")
+                .filter(key_hash=key_hash, revoked_at__isnull=True, shop__is_active=True).first())
+    rows = prepared_rows(_active_token_sql(), [key_hash])
+    if not rows:
+        return None
+    token, shop = instances_from_row(rows[0], ShopApiToken, Shop)
+    ShopApiToken._meta.get_field("shop").set_cached_value(token, shop)
+    return token
+
+
 class ShopTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -52,12 +75,7 @@ class ShopTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header."))
-        raw = header[1].decode("latin-1")
-        token = (
-            ShopApiToken.objects.select_related("shop")
-            .filter(key_hash=hash_token(raw), revoked_at__isnull=True, shop__is_active=True)
-            .first()
-        )
+        token = _active_token(hash_token(header[1].decode("latin-1")))
         if token is None:
             raise exceptions.AuthenticationFailed(_("Unknown or revoked API token."))
         now = timezone.now()

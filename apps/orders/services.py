@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.actors import actor_has_perm, actor_label, actor_user
 from apps.core.crypto import encrypt_text
+from apps.core.db import insert_instances, uses_postgresql
 from apps.core.errors import ValidationFailed
 from apps.core.money import ZERO
 from apps.core.phones import InvalidPhone, normalise_phone, phone_tail
@@ -350,8 +351,11 @@ def _upsert_buyers(buyers: list[Customer]) -> dict[str, int]:
     """Customer id by code, created on first sight in one statement (ON CONFLICT on the unique
     code); an existing buyer's name and phone are left as they are."""
     unique = list({buyer.code: buyer for buyer in buyers}.values())
-    Customer.objects.bulk_create(unique, update_conflicts=True, unique_fields=["code"], update_fields=["code"],
-                                 batch_size=1000)
+    if uses_postgresql() and len(unique) == 1:  # intake's one buyer: prepared, not compiled (apps.core.db)
+        insert_instances(unique, upsert_on="code")
+    else:
+        Customer.objects.bulk_create(unique, update_conflicts=True, unique_fields=["code"], update_fields=["code"],
+                                     batch_size=1000)
     return {buyer.code: buyer.pk for buyer in unique}
 
 
@@ -419,9 +423,14 @@ def orders_create_batch(*, items: list[tuple], actor) -> list[Order]:
 def _insert_order(*, shop, data, actor, digest) -> tuple[Order, list[OrderLine]]:
     order, lines, events = _build_order(shop=shop, data=data, actor=actor, digest=digest, now=timezone.now(),
                                         customer_id=_resolve_customer_id(shop, data))
-    order.save(force_insert=True)
-    lines = OrderLine.objects.bulk_create(lines)
-    OrderEvent.objects.bulk_create(events)
+    if uses_postgresql():  # the busiest INSERTs of all: prepared, not compiled (apps.core.db)
+        insert_instances([order])
+        insert_instances(lines)
+        insert_instances(events)
+    else:
+        order.save(force_insert=True)
+        lines = OrderLine.objects.bulk_create(lines)
+        OrderEvent.objects.bulk_create(events)
     tag_order(order)
     if order.status == "pending_review":  # arrived paid: review it once committed
         schedule_audit(order.pk)
