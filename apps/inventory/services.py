@@ -310,24 +310,13 @@ class LineToReserve:
     sku: SkuRule  # or the SKU itself, for lines intake has just inserted
 
 
-LINES_SQL = """
-    SELECT l.id, l.line_no, l.sku_id, l.quantity, k.code, k.min_remaining_shelf_life_days,
-           COALESCE((SELECT sum(r.quantity) FROM inventory_reservation r
-                     WHERE r.order_line_id = l.id AND r.state = 'active'), 0)
-    FROM orders_orderline l JOIN catalog_sku k ON k.id = l.sku_id
-    WHERE l.order_id = %s
-    ORDER BY l.line_no"""
-
-
 def _lines_to_reserve(order) -> list[LineToReserve]:
-    if uses_postgresql():
-        rows = prepared_rows(LINES_SQL, [order.pk])
-    else:
-        rows = (order.lines.order_by("line_no")
-                .annotate(held=Coalesce(Sum("reservations__quantity",
-                                            filter=Q(reservations__state=Reservation.State.ACTIVE)), 0))
-                .values_list("pk", "line_no", "sku_id", "quantity", "sku__code", "sku__min_remaining_shelf_life_days",
-                             "held"))
+    # Only the Python planner reads lines this way; on PostgreSQL the function reads them itself.
+    rows = (order.lines.order_by("line_no")
+            .annotate(held=Coalesce(Sum("reservations__quantity",
+                                        filter=Q(reservations__state=Reservation.State.ACTIVE)), 0))
+            .values_list("pk", "line_no", "sku_id", "quantity", "sku__code", "sku__min_remaining_shelf_life_days",
+                         "held"))
     return [LineToReserve(pk, line_no, sku_id, quantity, held, SkuRule(code, min_days))
             for pk, line_no, sku_id, quantity, code, min_days, held in rows]
 

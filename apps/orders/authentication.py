@@ -1,4 +1,6 @@
 """Per-shop API tokens for platform integrations: `Authorization: Bearer oh_xxxxxxxx_…`."""
+import functools
+
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -45,6 +47,7 @@ class ShopPrincipal:
         return self.label
 
 
+@functools.cache
 def _active_token_sql() -> str:
     # Built from the models once per process, so it follows their fields.
     return (f"SELECT {select_columns(ShopApiToken, 't')}, {select_columns(Shop, 's')} "

@@ -1,11 +1,11 @@
 """inventory_reserve_order(): an order's FEFO reservation as one PostgreSQL function.
 
-The same rules as the Python planner in apps/inventory/services.py (reserve_for_order), which
-SQLite, the batch import and re-booking still use; tests/inventory/test_reserve_function_pg.py
-runs both on the same random stock and requires the same reservations, shortfalls and warehouse.
-Why a function: a reservation from Python costs six statements and ~5 ms of CPU (client and
-server); in one call it costs about a tenth of that, and the levels stay locked for microseconds
-instead of round trips (bench/reserve.py).
+The same rules as the Python planner in apps/inventory/services.py (_reserve_in_python), which
+SQLite and the batch import still use; tests/inventory/test_reserve_function_pg.py runs both on
+the same random stock and requires the same reservations, shortfalls, holds and warehouse.
+Why a function: a reservation from Python cost six statements and ~6.6 ms of CPU (client and
+server); one call costs ~2.7 ms, and the levels stay locked for one statement instead of several
+round trips (bench/reserve.py).
 
 Lock order as everywhere (apps/orders/lock_objects.py): the order, then the warehouse's free levels
 of the order's SKUs in one statement in pk order. Nothing is raised: the first OUT column says what
