@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
 Q_CLUSTER = {
     "name": "orderhub",
     "orm": "default",  # the ORM broker: jobs enqueued inside a transaction are lost with it, never half-sent
+    "broker_class": "apps.core.queue.OrmBroker",  # the same, with a prepared INSERT on PostgreSQL
     "workers": int(os.environ.get("Q_WORKERS", "2")),
     "timeout": 300,
     "retry": 360,

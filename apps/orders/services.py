@@ -159,11 +159,12 @@ def _close_holds_of_ended_order(order, *, at):
 
 
 def schedule_audit(order_id: int):
-    """Review the order by a django-q2 task once this transaction has committed (the ORM broker
-    keeps it if the cluster is down; the sweep schedule catches anything missed)."""
+    """Review the order by a django-q2 task. The job is a row written in this transaction
+    (apps.core.queue), so it exists exactly when the order's change has committed; the sweep
+    schedule catches anything missed."""
     from django_q.tasks import async_task
 
-    transaction.on_commit(lambda: async_task("apps.orders.tasks.audit_order", order_id))
+    async_task("apps.orders.tasks.audit_order", order_id)
 
 
 def _apply_stock_effects(order, *, name, actor, reason):
@@ -416,7 +417,7 @@ def orders_create_batch(*, items: list[tuple], actor) -> list[Order]:
     if to_review:
         from django_q.tasks import async_task
 
-        transaction.on_commit(lambda: async_task("apps.orders.tasks.audit_orders", to_review))
+        async_task("apps.orders.tasks.audit_orders", to_review)  # in this transaction (apps.core.queue)
     return orders
 
 

@@ -2,6 +2,7 @@
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.test import TestCase
 
 from apps.orders import services
@@ -119,13 +120,29 @@ def test_audits_only_orders_waiting_for_review():
 
 
 class PaymentSchedulesTheAudit(TestCase):
-    def test_paying_enqueues_an_audit_after_commit(self):
+    """The audit job is a queue row written in the payment's own transaction (apps.core.queue)."""
+
+    def test_paying_enqueues_an_audit_in_the_same_transaction(self):
+        from django_q.models import OrmQ
+        from django_q.signing import SignedPackage
+
+        order = OrderFactory()
+        with transaction.atomic():
+            services.order_pay(order_id=order.pk, actor=None)
+            [job] = OrmQ.objects.all()  # there before the commit, no on_commit callback needed
+        task = SignedPackage.loads(job.payload)
+        assert (task["func"], task["args"]) == ("apps.orders.tasks.audit_order", (order.pk,))
+
+    def test_a_rolled_back_payment_leaves_no_audit_job(self):
         from django_q.models import OrmQ
 
         order = OrderFactory()
-        with self.captureOnCommitCallbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():
             services.order_pay(order_id=order.pk, actor=None)
-        assert OrmQ.objects.count() == 1
+            raise RuntimeError("the payment's transaction fails after the job was written")
+        assert not OrmQ.objects.exists()
+        order.refresh_from_db()
+        assert order.status == "pending_payment"
 
 
 def test_customers_without_credit_terms_are_not_credit_checked():
