@@ -129,7 +129,7 @@ class Reservation(models.Model):
         ISSUED = "issued", _("Issued")
 
     order_line = models.ForeignKey("orders.OrderLine", verbose_name=_("order line"), on_delete=models.PROTECT,
-                                   related_name="reservations")
+                                   related_name="reservations", db_index=False)  # reservation_line_state leads with it
     stock_level = models.ForeignKey(StockLevel, verbose_name=_("stock level"), on_delete=models.PROTECT,
                                     related_name="reservations")
     quantity = models.PositiveIntegerField(_("quantity"))
@@ -165,7 +165,8 @@ class StockMove(models.Model):
 
     stock_level = models.ForeignKey(StockLevel, verbose_name=_("stock level"), on_delete=models.PROTECT,
                                     related_name="moves")
-    sku = models.ForeignKey("catalog.SKU", verbose_name=_("SKU"), on_delete=models.PROTECT, related_name="+")
+    sku = models.ForeignKey("catalog.SKU", verbose_name=_("SKU"), on_delete=models.PROTECT, related_name="+",
+                            db_index=False)  # stockmove_sku_time leads with it
     type = models.CharField(_("move type"), max_length=16, choices=Type.choices)
     on_hand_delta = models.IntegerField(_("on-hand change"), default=0)
     reserved_delta = models.IntegerField(_("reserved change"), default=0)

@@ -217,11 +217,13 @@ HALF_CENT = Value(Decimal("0.005"))
 class Order(TimeStampedModel):
     """An order from any channel. Status changes only through apps.orders.services.order_transition."""
 
-    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="orders")
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="orders",
+                             db_index=False)  # order_shop_status leads with it
     external_id = models.CharField(_("order number"), max_length=64)
     platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices)
     customer = models.ForeignKey(
-        "customers.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="orders"
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="orders",
+        db_index=False,  # order_customer_placed leads with it
     )
     buyer_nickname = models.CharField(_("buyer nickname"), max_length=64, blank=True)
     warehouse = models.ForeignKey(
@@ -231,6 +233,7 @@ class Order(TimeStampedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="orders",
+        db_index=False,  # order_warehouse_status leads with it
     )
 
     status = FSMField(
@@ -245,7 +248,7 @@ class Order(TimeStampedModel):
 
     receiver_name = models.CharField(_("receiver"), max_length=64)
     receiver_phone = models.CharField(_("receiver phone"), max_length=32)
-    phone_tail = models.CharField(_("phone last four digits"), max_length=4, db_index=True, editable=False)
+    phone_tail = models.CharField(_("phone last four digits"), max_length=4, editable=False)  # order_phone_tail
     province = models.CharField(_("province"), max_length=32)
     city = models.CharField(_("city"), max_length=32)
     district = models.CharField(_("district"), max_length=32)
@@ -307,6 +310,7 @@ class Order(TimeStampedModel):
             models.Index(fields=["warehouse", "status"], name="order_warehouse_status"),
             models.Index(fields=["payment_due_at"], condition=Q(status="pending_payment"), name="order_payment_due"),
             models.Index(fields=["promised_ship_by"], name="order_promised_ship_by"),
+            models.Index(fields=["phone_tail"], name="order_phone_tail"),  # equality only: no LIKE twin
             # The agents' search by the start of an order number (LIKE 'dy_1234%'); PostgreSQL needs
             # the pattern operator class for that under a non-C collation.
             models.Index(fields=["external_id"], opclasses=["varchar_pattern_ops"], name="order_external_id_prefix"),
@@ -435,7 +439,8 @@ class Order(TimeStampedModel):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines")
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines",
+                              db_index=False)  # orderline_unique_line_no leads with it
     line_no = models.PositiveSmallIntegerField(_("line"))
     sku = models.ForeignKey("catalog.SKU", verbose_name=_("SKU"), on_delete=models.PROTECT, related_name="+")
     name = models.CharField(_("product name"), max_length=200)
@@ -471,7 +476,8 @@ class OrderEvent(models.Model):
         HOLD_RELEASED = "hold_released", _("Hold released")
         NOTE = "note", _("Note")
 
-    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="events")
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="events",
+                              db_index=False)  # orderevent_order_time leads with it
     type = models.CharField(_("event type"), max_length=20, choices=Type.choices)
     name = models.CharField(_("action"), max_length=40, blank=True)
     from_status = models.CharField(_("from status"), max_length=20, blank=True, choices=OrderStatus.choices)
@@ -562,8 +568,10 @@ class RemarkKeyword(models.Model):
 
 
 class OrderTag(models.Model):
-    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="tags")
-    tag = models.SlugField(_("tag"), max_length=32)
+    # Looked up through ordertag_unique (order, tag) and ordertag_tag_order (tag, order): no index of their own.
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="tags",
+                              db_index=False)
+    tag = models.SlugField(_("tag"), max_length=32, db_index=False)
     source = models.CharField(_("source"), max_length=64, blank=True, help_text=_("The keyword that set it"))
 
     class Meta:
