@@ -9,7 +9,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from apps.catalog.models import SKU
+from apps.catalog.selectors import active_skus_by_code
 from apps.core.api import ActionPermission
 from apps.core.errors import PayloadTooLarge, ValidationFailed
 from apps.core.money import ZERO
@@ -113,7 +113,7 @@ class OrderIntake(serializers.Serializer):
 
     def validate_lines(self, lines):
         """Resolve SKU codes in one query; each unknown code is reported at its own line."""
-        skus = {sku.code: sku for sku in SKU.objects.filter(code__in={line["sku"] for line in lines}, is_active=True)}
+        skus = active_skus_by_code(line["sku"] for line in lines)
         errors = []
         for line in lines:
             sku = skus.get(line["sku"])
