@@ -347,15 +347,19 @@ def test_a_customs_hold_a_person_opened_is_theirs_to_release(lead):
     assert manual.is_open and manual.reason == "等待出口许可证"
 
 
-def test_at_review_the_hold_stops_the_order_and_its_release_sends_it_back_to_review(
-        lead, django_capture_on_commit_callbacks):
+def test_at_review_the_hold_stops_the_order_and_its_release_sends_it_back_to_review(lead):
+    from django_q.models import OrmQ
+    from django_q.signing import SignedPackage
+
     order = cross_border_order(status="pending_review")
     declaration = services.declaration_prepare(order_id=order.pk, country="US", actor=lead).declaration
     with pytest.raises(OrderOnHold):
         order_services.order_transition(order_id=order.pk, name="pass_review", actor=lead)
-    with django_capture_on_commit_callbacks() as callbacks:
-        services.declaration_update(declaration_id=declaration.pk, changes=US_COMPLETION, actor=lead)
-    assert len(callbacks) == 1  # the review task, enqueued once the release has committed
+    OrmQ.objects.all().delete()
+    services.declaration_update(declaration_id=declaration.pk, changes=US_COMPLETION, actor=lead)
+    # The review job, written in the release's transaction (apps.core.queue).
+    jobs = [SignedPackage.loads(job.payload) for job in OrmQ.objects.all()]
+    assert [(job["func"], job["args"]) for job in jobs] == [("apps.orders.tasks.audit_order", (order.pk,))]
 
 
 def test_an_incomplete_declaration_stops_shipping_until_it_is_complete(lead):
