@@ -23,4 +23,3 @@ class OrmBroker(ORM):
         job = OrmQ(key=self.list_key or Conf.CLUSTER_NAME, payload=task, lock=timezone.now())
         insert_instances([job])
         return job.pk
-

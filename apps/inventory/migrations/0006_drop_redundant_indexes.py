@@ -4,6 +4,14 @@ ledger line wrote them (see orders 0017)."""
 import django.db.models.deletion
 from django.db import migrations, models
 
+# (index, table, column) of each single-column index to drop.
+REDUNDANT_INDEXES = [
+    ("inventory_reservation_order_line_id_20079a7f", "inventory_reservation", "order_line_id"),
+    ("inventory_stockmove_sku_id_f8b40a51", "inventory_stockmove", "sku_id"),
+]
+DROP_INDEXES = [f"DROP INDEX IF EXISTS {name}" for name, _table, _column in REDUNDANT_INDEXES]
+RECREATE_INDEXES = [f"CREATE INDEX {name} ON {table} ({column})" for name, table, column in REDUNDANT_INDEXES]
+
 
 class Migration(migrations.Migration):
 
@@ -17,16 +25,7 @@ class Migration(migrations.Migration):
         # Only the indexes go: Django's AlterField would also drop and re-add each foreign key,
         # which re-checks every row of the table under an exclusive lock.
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunSQL(
-                [
-                    "DROP INDEX IF EXISTS inventory_reservation_order_line_id_20079a7f",
-                    "DROP INDEX IF EXISTS inventory_stockmove_sku_id_f8b40a51",
-                ],
-                reverse_sql=[
-                    "CREATE INDEX inventory_reservation_order_line_id_20079a7f ON inventory_reservation (order_line_id)",
-                    "CREATE INDEX inventory_stockmove_sku_id_f8b40a51 ON inventory_stockmove (sku_id)",
-                ],
-            )],
+            database_operations=[migrations.RunSQL(DROP_INDEXES, reverse_sql=RECREATE_INDEXES)],
             state_operations=[
                 migrations.AlterField(
                     model_name='reservation',

@@ -8,6 +8,23 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# (index, table, column) of each single-column index to drop.
+REDUNDANT_INDEXES = [
+    ("orders_order_customer_id_0b76f6a4", "orders_order", "customer_id"),
+    ("orders_order_shop_id_b562fb3d", "orders_order", "shop_id"),
+    ("orders_order_warehouse_id_110eb3b3", "orders_order", "warehouse_id"),
+    ("orders_order_phone_tail_88563352", "orders_order", "phone_tail"),
+    ("orders_orderevent_order_id_b26297f3", "orders_orderevent", "order_id"),
+    ("orders_orderline_order_id_17f8f3ef", "orders_orderline", "order_id"),
+    ("orders_ordertag_order_id_7cfdd7e6", "orders_ordertag", "order_id"),
+    ("orders_ordertag_tag_f4e490f0", "orders_ordertag", "tag"),
+]
+# PostgreSQL only: the varchar_pattern_ops twins Django adds beside a CharField's index.
+LIKE_TWINS = ["orders_order_phone_tail_88563352_like", "orders_ordertag_tag_f4e490f0_like"]
+DROP_INDEXES = [f"DROP INDEX IF EXISTS {name}" for name, _table, _column in REDUNDANT_INDEXES]
+DROP_INDEXES += [f"DROP INDEX IF EXISTS {name}" for name in LIKE_TWINS]
+RECREATE_INDEXES = [f"CREATE INDEX {name} ON {table} ({column})" for name, table, column in REDUNDANT_INDEXES]
+
 
 class Migration(migrations.Migration):
 
@@ -26,30 +43,7 @@ class Migration(migrations.Migration):
         # Only the indexes go: Django's AlterField would also drop and re-add each foreign key,
         # which re-checks every row of the table under an exclusive lock.
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunSQL(
-                [
-                    "DROP INDEX IF EXISTS orders_order_customer_id_0b76f6a4",
-                    "DROP INDEX IF EXISTS orders_order_shop_id_b562fb3d",
-                    "DROP INDEX IF EXISTS orders_order_warehouse_id_110eb3b3",
-                    "DROP INDEX IF EXISTS orders_order_phone_tail_88563352",
-                    "DROP INDEX IF EXISTS orders_order_phone_tail_88563352_like",
-                    "DROP INDEX IF EXISTS orders_orderevent_order_id_b26297f3",
-                    "DROP INDEX IF EXISTS orders_orderline_order_id_17f8f3ef",
-                    "DROP INDEX IF EXISTS orders_ordertag_order_id_7cfdd7e6",
-                    "DROP INDEX IF EXISTS orders_ordertag_tag_f4e490f0",
-                    "DROP INDEX IF EXISTS orders_ordertag_tag_f4e490f0_like",
-                ],
-                reverse_sql=[
-                    "CREATE INDEX orders_order_customer_id_0b76f6a4 ON orders_order (customer_id)",
-                    "CREATE INDEX orders_order_shop_id_b562fb3d ON orders_order (shop_id)",
-                    "CREATE INDEX orders_order_warehouse_id_110eb3b3 ON orders_order (warehouse_id)",
-                    "CREATE INDEX orders_order_phone_tail_88563352 ON orders_order (phone_tail)",
-                    "CREATE INDEX orders_orderevent_order_id_b26297f3 ON orders_orderevent (order_id)",
-                    "CREATE INDEX orders_orderline_order_id_17f8f3ef ON orders_orderline (order_id)",
-                    "CREATE INDEX orders_ordertag_order_id_7cfdd7e6 ON orders_ordertag (order_id)",
-                    "CREATE INDEX orders_ordertag_tag_f4e490f0 ON orders_ordertag (tag)",
-                ],
-            )],
+            database_operations=[migrations.RunSQL(DROP_INDEXES, reverse_sql=RECREATE_INDEXES)],
             state_operations=[
                 migrations.AlterField(
                     model_name='order',
