@@ -8,6 +8,7 @@ wrapper, so errors are Django's, execute wrappers apply and query-count tests se
 Only for fixed SQL text with %s / %(name)s placeholders (lists as arrays: `= ANY(%s)`), on PostgreSQL.
 """
 import functools
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
@@ -58,38 +59,125 @@ def instances_from_row(row, *models) -> list:
 
 
 @functools.cache
-def _insert_sql(model, rows: int, upsert_on: str | None) -> str:
-    quote = connection.ops.quote_name
-    fields = _insert_fields(model)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    conflict = ""
-    if upsert_on:
-        column = quote(model._meta.get_field(upsert_on).column)
-        conflict = f" ON CONFLICT ({column}) DO UPDATE SET {column} = EXCLUDED.{column}"
-    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES {', '.join([row] * rows)}{conflict} RETURNING {quote(model._meta.pk.column)}")
-
-
-@functools.cache
 def _insert_fields(model) -> list:
     return [field for field in model._meta.concrete_fields if not field.primary_key]
 
 
-def insert_instances(instances: list, *, upsert_on: str | None = None) -> None:
+def insert_instances(instances: list) -> None:
     """INSERT new instances of one model (database-generated pk) in one prepared statement and set
-    their pks: what bulk_create does for them (related objects' ids taken, pre_save such as
-    auto_now applied, no signals) without compiling the query each time. `upsert_on` names a unique
-    field: an existing row is kept as it is and its pk returned (bulk_create's update_conflicts)."""
-    if not instances:
-        return
-    model = type(instances[0])
-    fields = _insert_fields(model)
-    values = []
-    for instance in instances:
-        instance._prepare_related_fields_for_save(operation_name="insert_instances")
-        values += [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
-    rows = prepared_rows(_insert_sql(model, len(instances), upsert_on), values)
-    for instance, (pk,) in zip(instances, rows, strict=True):
-        instance.pk = pk
-        instance._state.adding = False
-        instance._state.db = connection.alias
+    their pks: what bulk_create does for them (pre_save such as auto_now applied, no signals; an
+    unsaved related object refused) without compiling the query each time."""
+    if instances:
+        rows = InsertTogether([(instances, None)])
+        rows.assign(prepared_rows(rows.statement.sql, rows.statement.params))
+
+
+@dataclass
+class Statement:
+    """One prepared statement to send with `run_together`."""
+    sql: str
+    params: list
+
+
+def run_together(*statements: Statement) -> list[list[tuple]]:
+    """Send the statements in one round trip (psycopg's pipeline mode) and return each one's rows.
+    Each runs after the one before and sees its writes. The first error stops the rest and is
+    raised as Django's own (IntegrityError, …) once all are back; inside a transaction, the caller
+    then rolls it back as after any failed statement. psycopg syncs once more for the BEGIN of a
+    transaction that none of them opened yet."""
+    connection.ensure_connection()
+    cursors = [prepared_cursor() for _statement in statements]
+    try:
+        with connection.wrap_database_errors, connection.connection.pipeline():
+            for cursor, statement in zip(cursors, statements):
+                cursor.execute(statement.sql, statement.params)
+        with connection.wrap_database_errors:
+            return [cursor.fetchall() for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+class InsertTogether:
+    """New instances of several models written by one INSERT statement: a data-modifying CTE per
+    group, where a foreign key may point at the single new instance of an earlier group (a new
+    order's lines and events at the order, the order at its new buyer). One statement is one round
+    trip, and a failure anywhere in it writes nothing.
+
+    `groups` are (instances, upsert_on) in the order the rows depend on each other. `upsert_on` names
+    a unique field: a row that exists already is kept as it is and its pk returned (bulk_create's
+    update_conflicts); None inserts plainly. Send `.statement` (alone or with `run_together`), then hand its rows to
+    `.assign` to set every pk and every foreign key that pointed at a new instance.
+    """
+
+    def __init__(self, groups: list[tuple[list, str | None]]):
+        self.groups = [(instances, upsert_on) for instances, upsert_on in groups if instances]
+        owner = {id(instances[0]): index for index, (instances, _upsert_on) in enumerate(self.groups)
+                 if len(instances) == 1}
+        shape, params, self._links = [], [], []
+        for index, (instances, upsert_on) in enumerate(self.groups):
+            fields = _insert_fields(type(instances[0]))
+            rows = []
+            for instance in instances:
+                row = []
+                for field in fields:
+                    target = _new_related(instance, field)
+                    if target is not None:
+                        if id(target) not in owner or owner[id(target)] >= index:
+                            raise ValueError(f"{field} of {instance!r} points at a new instance that is not "
+                                             "the single instance of an earlier group")
+                        row.append(owner[id(target)])
+                        self._links.append((instance, field, target))
+                    else:
+                        row.append(None)
+                        params.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
+                rows.append(tuple(row))
+            shape.append((type(instances[0]), upsert_on, tuple(rows)))
+        self.statement = Statement(_insert_together_sql(tuple(shape)), params)
+
+    def assign(self, rows: list[tuple]) -> None:
+        [pks_by_group] = rows
+        for (instances, _upsert_on), pks in zip(self.groups, pks_by_group, strict=True):
+            for instance, pk in zip(instances, pks, strict=True):
+                instance.pk = pk
+                instance._state.adding = False
+                instance._state.db = connection.alias
+        for instance, field, target in self._links:
+            setattr(instance, field.attname, target.pk)
+
+
+def _new_related(instance, field):
+    """The unsaved instance a foreign key of `instance` points at, if any. One saved after it was
+    assigned gives the key its pk now, as Model.save would."""
+    if not (field.many_to_one and field.is_cached(instance)):
+        return None
+    target = field.get_cached_value(instance)
+    if target is None:
+        return None
+    if target.pk is None:
+        return target
+    if getattr(instance, field.attname) in field.empty_values:
+        setattr(instance, field.attname, target.pk)
+    return None
+
+
+@functools.cache
+def _insert_together_sql(shape) -> str:
+    """shape: per group (model, upsert_on, rows), each row a tuple per insert field: None for a
+    parameter, or the index of the earlier group whose one new row the field points at."""
+    quote = connection.ops.quote_name
+    ctes, results = [], []
+    for index, (model, upsert_on, rows) in enumerate(shape):
+        fields = _insert_fields(model)
+        values = ", ".join("(" + ", ".join("%s" if link is None else f"(SELECT {quote(shape[link][0]._meta.pk.column)}"
+                                           f" FROM g{link})" for link in row) + ")" for row in rows)
+        conflict = ""
+        if upsert_on:
+            column = quote(model._meta.get_field(upsert_on).column)
+            conflict = f" ON CONFLICT ({column}) DO UPDATE SET {column} = EXCLUDED.{column}"
+        pk = quote(model._meta.pk.column)
+        ctes.append(f"g{index} AS (INSERT INTO {quote(model._meta.db_table)} "
+                    f"({', '.join(quote(f.column) for f in fields)}) VALUES {values}{conflict} RETURNING {pk})")
+        # Identity values are drawn row by row in VALUES order, so ordering by pk gives each row its own.
+        results.append(f"ARRAY(SELECT {pk} FROM g{index} ORDER BY {pk})")
+    return f"WITH {', '.join(ctes)} SELECT {', '.join(results)}"

@@ -5,6 +5,9 @@ database. Enqueued inside a transaction, that row commits or rolls back with the
 so a job never runs for an order that does not exist and is never lost for one that does; no
 on_commit callback and no second transaction (and WAL flush) per job are needed.
 """
+import threading
+from contextlib import contextmanager
+
 from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
@@ -18,8 +21,28 @@ class OrmBroker(ORM):
     for every order that arrives paid, and the ORM's compiled INSERT was a tenth of the request."""
 
     def enqueue(self, task):
-        if not uses_postgresql():
+        held = getattr(_held, "jobs", None)
+        if held is None and not uses_postgresql():
             return super().enqueue(task)
         job = OrmQ(key=self.list_key or Conf.CLUSTER_NAME, payload=task, lock=timezone.now())
+        if held is not None:
+            held.append(job)
+            return None
         insert_instances([job])
         return job.pk
+
+
+_held = threading.local()
+
+
+@contextmanager
+def jobs_held():
+    """Jobs queued in this block (async_task as usual) are not written: they are collected as unsaved
+    django_q_ormq rows, for a caller that writes them together with its own rows in one statement
+    (order intake, apps.core.db.InsertTogether). The caller must write them in its transaction."""
+    jobs = []
+    previous, _held.jobs = getattr(_held, "jobs", None), jobs
+    try:
+        yield jobs
+    finally:
+        _held.jobs = previous

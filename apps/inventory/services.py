@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from apps.catalog.models import SKU
 from apps.core.actors import actor_label, actor_user
-from apps.core.db import prepared_cursor, prepared_rows, uses_postgresql
+from apps.core.db import Statement, prepared_cursor, prepared_rows, uses_postgresql
 
 from .errors import (
     AdjustBelowReserved,
@@ -624,18 +624,50 @@ RESERVE_ORDER_SQL = """
                                  %s::boolean, %s::boolean)"""
 
 
+# Intake names the order by shop and number: it is inserted in the same round trip, so it has no id yet.
+RESERVE_NEW_ORDER_SQL = """
+    SELECT r_outcome, r_status, r_previous_warehouse_id, r_warehouse_id, r_reserved, r_shortfalls::text
+    FROM inventory_reserve_order((SELECT id FROM orders_order WHERE shop_id = %s AND external_id = %s),
+                                 %s::text[], %s::date, %s::timestamptz, %s::bigint, %s::text, %s::boolean, %s::boolean)"""
+
+
+def _reserve_params(*, actor, on_shortfall: str, today: date, rebook: bool) -> list:
+    user = actor_user(actor)
+    return [sorted(_reservable(rebook)), today, timezone.now(), user.pk if user else None, actor_label(actor),
+            on_shortfall != "raise", not rebook]
+
+
 def _reserve_in_database(order_id: int, *, actor, on_shortfall: str, today: date, rebook: bool = False,
                          announce: bool = True, order=None) -> ReservationResult:
     """reserve_for_order in one call of inventory_reserve_order (PostgreSQL), which locks the order
     itself; the order is read here only when a hold or a history note needs it."""
+    rows = prepared_rows(RESERVE_ORDER_SQL, [order_id, *_reserve_params(actor=actor, on_shortfall=on_shortfall,
+                                                                        today=today, rebook=rebook)])
+    return _reservation_outcome(rows, order_id=order_id, on_shortfall=on_shortfall, announce=announce, order=order)
+
+
+def new_order_reservation(order, *, actor) -> Statement:
+    """reserve_for_order for an order intake is inserting (PostgreSQL), as a statement to send in the
+    same round trip as the order's INSERT (apps.core.db.run_together); its rows go to
+    new_order_reserved. Shortfalls open holds, as at intake always."""
+    if order.status not in RESERVABLE_STATUSES:
+        raise NotReservable(details={"status": order.status})
+    return Statement(RESERVE_NEW_ORDER_SQL, [order.shop_id, order.external_id,
+                                             *_reserve_params(actor=actor, on_shortfall="hold", today=_today(),
+                                                              rebook=False)])
+
+
+def new_order_reserved(rows, order) -> ReservationResult:
+    return _reservation_outcome(rows, order_id=order.pk, on_shortfall="hold", announce=False, order=order)
+
+
+def _reservation_outcome(rows, *, order_id: int, on_shortfall: str, announce: bool, order) -> ReservationResult:
+    """What inventory_reserve_order answered, turned into the result, errors, holds and history note."""
     from apps.orders.errors import OrderNotFound
     from apps.orders.lock_objects import lock_order
     from apps.orders.services import record_order_event
 
-    user = actor_user(actor)
-    [(outcome, status, previous, warehouse_id, reserved, shortfalls)] = prepared_rows(RESERVE_ORDER_SQL, [
-        order_id, sorted(_reservable(rebook)), today, timezone.now(), user.pk if user else None, actor_label(actor),
-        on_shortfall != "raise", not rebook])
+    [(outcome, status, previous, warehouse_id, reserved, shortfalls)] = rows
     if outcome == "not_found":
         raise OrderNotFound(details={"order_id": order_id})
     if outcome == "not_reservable":

@@ -54,11 +54,6 @@ def remark_tags(order) -> list[OrderTag]:
     return [OrderTag(order=order, tag=tag, source=keyword) for tag, keyword in tags.items()]
 
 
-def tag_order(order) -> list[OrderTag]:
-    """Tag a new order from its remarks (an order already tagged keeps its tags)."""
-    return OrderTag.objects.bulk_create(remark_tags(order), ignore_conflicts=True)
-
-
 def resolve_order_address(order) -> bool:
     """Give the order canonical province / city / district names and the district's administrative
     code when the address can be resolved (done at review, off the intake path). The caller holds

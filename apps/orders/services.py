@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 
 from apps.core.actors import actor_has_perm, actor_label, actor_user
 from apps.core.crypto import encrypt_text
-from apps.core.db import insert_instances, uses_postgresql
+from apps.core.db import InsertTogether, run_together, uses_postgresql
+from apps.core.queue import jobs_held
 from apps.core.errors import ValidationFailed
 from apps.core.money import ZERO
 from apps.core.phones import InvalidPhone, normalise_phone, phone_tail
@@ -34,7 +35,7 @@ from .errors import (
     WaybillIssued,
 )
 from .lock_objects import lock_hold, lock_order
-from .normalisation import promised_ship_by, remark_tags, resolve_order_address, tag_order
+from .normalisation import promised_ship_by, remark_tags, resolve_order_address
 from .models import (
     PRE_SHIPMENT_STATUSES,
     TERMINAL_STATUSES,
@@ -352,22 +353,14 @@ def _upsert_buyers(buyers: list[Customer]) -> dict[str, int]:
     """Customer id by code, created on first sight in one statement (ON CONFLICT on the unique
     code); an existing buyer's name and phone are left as they are."""
     unique = list({buyer.code: buyer for buyer in buyers}.values())
-    if uses_postgresql() and len(unique) == 1:  # intake's one buyer: prepared, not compiled (apps.core.db)
-        insert_instances(unique, upsert_on="code")
-    else:
-        Customer.objects.bulk_create(unique, update_conflicts=True, unique_fields=["code"], update_fields=["code"],
-                                     batch_size=1000)
+    Customer.objects.bulk_create(unique, update_conflicts=True, unique_fields=["code"], update_fields=["code"],
+                                 batch_size=1000)
     return {buyer.code: buyer.pk for buyer in unique}
 
 
-def _resolve_customer_id(shop, data) -> int:
-    """The B2B customer named in the payload, or the platform buyer, created on first sight."""
-    buyer = _platform_buyer(shop, data)
-    return data["customer"].pk if buyer is None else _upsert_buyers([buyer])[buyer.code]
-
-
 def order_create(*, shop, data: dict, actor, raw_payload=None) -> IntakeResult:
-    """Create an order with its lines from validated intake data, once per (shop, external_id).
+    """Create an order with its lines from validated intake data, once per (shop, external_id), and
+    reserve its stock.
 
     The unique constraint on (shop, external_id) is the only check: a replay, or the loser of two
     identical requests racing each other, fails its INSERT, rolls back its savepoint (customer
@@ -377,8 +370,7 @@ def order_create(*, shop, data: dict, actor, raw_payload=None) -> IntakeResult:
     digest = intake_digest(raw_payload if raw_payload is not None else data)
     try:
         with transaction.atomic():
-            order, lines = _insert_order(shop=shop, data=data, actor=actor, digest=digest)
-            stock.reserve_for_order(order, actor=actor, new_lines=lines)
+            order = _insert_order(shop=shop, data=data, actor=actor, digest=digest)
     except IntegrityError:
         existing = _existing(shop, data["external_id"], digest)
         if existing is None:
@@ -421,21 +413,42 @@ def orders_create_batch(*, items: list[tuple], actor) -> list[Order]:
     return orders
 
 
-def _insert_order(*, shop, data, actor, digest) -> tuple[Order, list[OrderLine]]:
+def _insert_order(*, shop, data, actor, digest) -> Order:
+    """Write a new order with its buyer, lines, events, tags and review job, and reserve its stock."""
+    buyer = _platform_buyer(shop, data)
     order, lines, events = _build_order(shop=shop, data=data, actor=actor, digest=digest, now=timezone.now(),
-                                        customer_id=_resolve_customer_id(shop, data))
-    if uses_postgresql():  # the busiest INSERTs of all: prepared, not compiled (apps.core.db)
-        insert_instances([order])
-        insert_instances(lines)
-        insert_instances(events)
-    else:
+                                        customer_id=None)
+    order.customer = buyer or data["customer"]
+    tags = remark_tags(order)
+    if not uses_postgresql():
+        if buyer is not None:
+            order.customer_id = _upsert_buyers([buyer])[buyer.code]
         order.save(force_insert=True)
         lines = OrderLine.objects.bulk_create(lines)
         OrderEvent.objects.bulk_create(events)
-    tag_order(order)
-    if order.status == "pending_review":  # arrived paid: review it once committed
-        schedule_audit(order.pk)
-    return order, lines
+        OrderTag.objects.bulk_create(tags)
+        _schedule_intake_audit(order)
+        stock.reserve_for_order(order, actor=actor, new_lines=lines)
+        return order
+    # The busiest write of all: every row in one statement, sent with the reservation in one round
+    # trip (apps.core.db). The reservation finds the order by shop and number, as it has no id yet.
+    with jobs_held() as jobs:
+        _schedule_intake_audit(order)
+    rows = InsertTogether([([buyer] if buyer else [], "code"), ([order], None), (lines, None), (events, None),
+                           (tags, None), (jobs, None)])
+    written, reserved = run_together(rows.statement, stock.new_order_reservation(order, actor=actor))
+    rows.assign(written)
+    stock.new_order_reserved(reserved, order)
+    return order
+
+
+def _schedule_intake_audit(order):
+    """An order that arrived paid is reviewed by a job written with it (apps.core.queue), which names
+    it by shop and number so that it can be written before the order has an id."""
+    if order.status == "pending_review":
+        from django_q.tasks import async_task
+
+        async_task("apps.orders.tasks.audit_new_order", order.shop_id, order.external_id)
 
 
 def _build_order(*, shop, data, actor, digest, now, customer_id) -> tuple[Order, list[OrderLine], list[OrderEvent]]:

@@ -30,6 +30,13 @@ def audit_order(order_id: int) -> bool:
     return order_audit(order_id=order_id).passed
 
 
+def audit_new_order(shop_id: int, external_id: str) -> bool:
+    """Review an order intake created: queued by shop and order number, so that the job can be
+    written in the same statement as the order, before the order has an id."""
+    order_id = Order.objects.filter(shop_id=shop_id, external_id=external_id).values_list("pk", flat=True).first()
+    return order_id is not None and audit_order(order_id)
+
+
 def audit_orders(order_ids: list[int]) -> int:
     """Review a batch of orders created together (a legacy import); each in its own transaction."""
     return sum(order_audit(order_id=order_id).passed for order_id in order_ids)

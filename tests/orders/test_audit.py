@@ -16,8 +16,8 @@ from apps.orders.audit import (
     check_price_mismatch,
 )
 from apps.orders.models import AuditRule, Order, OrderHold
-from apps.orders.tasks import audit_waiting_orders
-from tests.factories import CustomerFactory, OrderFactory, reserve_fully
+from apps.orders.tasks import audit_new_order, audit_waiting_orders
+from tests.factories import CustomerFactory, OrderFactory, SKUFactory, reserve_fully
 
 pytestmark = pytest.mark.django_db
 
@@ -143,6 +143,35 @@ class PaymentSchedulesTheAudit(TestCase):
         assert not OrmQ.objects.exists()
         order.refresh_from_db()
         assert order.status == "pending_payment"
+
+
+def test_a_paid_intake_writes_its_review_job_with_the_order_naming_it_by_shop_and_number(token_client):
+    from django_q.models import OrmQ
+    from django_q.signing import SignedPackage
+
+    from tests.factories import ShopFactory, stock_up
+    from tests.orders.test_intake_api import payload
+
+    shop = ShopFactory(platform="douyin")
+    stock_up(shop.default_warehouse, SKUFactory(code="CAT-FOOD-2KG"), SKUFactory(code="CAT-LITTER"))
+    client = token_client(shop)
+    assert client.post("/api/v1/orders/", payload(external_id="dy_0000000031"), format="json").status_code == 201
+    assert not OrmQ.objects.exists()  # unpaid: nothing to review yet
+    response = client.post("/api/v1/orders/", payload(external_id="dy_0000000032",
+                                                     paid_at="2026-11-20T09:16:00+08:00"), format="json")
+    assert response.status_code == 201
+    [job] = OrmQ.objects.all()
+    task = SignedPackage.loads(job.payload)
+    assert (task["func"], task["args"]) == ("apps.orders.tasks.audit_new_order", (shop.pk, "dy_0000000032"))
+
+
+def test_the_new_order_job_reviews_the_order_it_names_and_nothing_else():
+    order = reviewable()
+    other = reviewable()
+    assert audit_new_order(order.shop_id, order.external_id) is True
+    assert (Order.objects.get(pk=order.pk).status, Order.objects.get(pk=other.pk).status) == (
+        "ready", "pending_review")
+    assert audit_new_order(order.shop_id, "dy_no_such_order") is False
 
 
 def test_customers_without_credit_terms_are_not_credit_checked():
