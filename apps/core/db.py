@@ -32,8 +32,8 @@ def _preparing_cursor_class():
 
     class PreparingCursor(psycopg.RawCursor):
         """Prepares every statement, and takes our %s / %(name)s text in PostgreSQL's own $n form,
-        converted once per text (psycopg converts texts over 4 kB or 50 parameters again on every
-        execution, and intake's one INSERT is both: a tenth of the request went there)."""
+        converted once per text (psycopg converts texts with over 50 parameters or 4 kB again on
+        every execution: 180 us for intake's one INSERT, with about 90)."""
 
         def execute(self, query, params=None, *, prepare=None, binary=None):
             native, names = _native_placeholders(query)
