@@ -628,7 +628,8 @@ RESERVE_ORDER_SQL = """
 RESERVE_NEW_ORDER_SQL = """
     SELECT r_outcome, r_status, r_previous_warehouse_id, r_warehouse_id, r_reserved, r_shortfalls::text
     FROM inventory_reserve_order((SELECT id FROM orders_order WHERE shop_id = %s AND external_id = %s),
-                                 %s::text[], %s::date, %s::timestamptz, %s::bigint, %s::text, %s::boolean, %s::boolean)"""
+                                 %s::text[], %s::date, %s::timestamptz, %s::bigint, %s::text,
+                                 %s::boolean, %s::boolean)"""
 
 
 def _reserve_params(*, actor, on_shortfall: str, today: date, rebook: bool) -> list:

@@ -62,9 +62,9 @@ def new_order_family(order):
     """An unsaved copy of `order` (its own number), with two lines and an event pointing at it."""
     twin = Order(**{f.attname: getattr(order, f.attname) for f in Order._meta.concrete_fields if not f.primary_key})
     twin.external_id = order.external_id + "-twin"
+    sku = order.lines.get().sku
     lines = [OrderLine(order=twin, line_no=no, sku=sku, name="猫粮", quantity=no, unit_price=Decimal("9.90"),
-                       discount=Decimal("0"), line_total=Decimal("9.90") * no) for no, sku in ((1, order.lines.get().sku),
-                                                                                            (2, order.lines.get().sku))]
+                       discount=Decimal("0"), line_total=Decimal("9.90") * no) for no in (1, 2)]
     event = OrderEvent(order=twin, type=OrderEvent.Type.CREATED, to_status=twin.status, actor_label="system",
                        payload={}, created_at=timezone.now())
     return twin, lines, [event]
