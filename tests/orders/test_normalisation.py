@@ -62,3 +62,13 @@ def test_list_filters_and_sorts_by_urgency(token_client):
     assert ids({"status": "ready", "ordering": "promised_ship_by"}) == [late.pk, soon.pk, later.pk]
     row = client.get("/api/v1/orders/", {"urgency": "red"}).json()["results"][0]
     assert row["urgency"] == "red"
+
+
+def test_intake_reads_the_active_keywords_as_the_orm_does():
+    from apps.orders.normalisation import _active_keywords
+
+    RemarkKeyword.objects.create(keyword="周末送", tag="weekend_delivery", label="周末送货")
+    RemarkKeyword.objects.create(keyword="暂停", tag="weekend_delivery", label="暂停", is_active=False)
+    assert _active_keywords() == list(RemarkKeyword.objects.filter(is_active=True).values_list("keyword", "tag"))
+    assert ("周末送", "weekend_delivery") in _active_keywords()
+    assert ("暂停", "weekend_delivery") not in _active_keywords()
