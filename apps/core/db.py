@@ -144,34 +144,38 @@ class InsertTogether:
 
     `groups` are (instances, upsert_on) in the order the rows depend on each other. `upsert_on` names
     a unique field: a row that exists already is kept as it is and its pk returned (bulk_create's
-    update_conflicts); None inserts plainly. Send `.statement` (alone or with `run_together`), then hand its rows to
-    `.assign` to set every pk and every foreign key that pointed at a new instance.
+    update_conflicts); None inserts plainly. Send `.statement` (alone or with `run_together`), then
+    hand its rows to `.assign` to set every pk and every foreign key that pointed at a new instance.
     """
 
     def __init__(self, groups: list[tuple[list, str | None]]):
         self.groups = [(instances, upsert_on) for instances, upsert_on in groups if instances]
-        owner = {id(instances[0]): index for index, (instances, _upsert_on) in enumerate(self.groups)
-                 if len(instances) == 1}
-        shape, params, self._links = [], [], []
-        for index, (instances, upsert_on) in enumerate(self.groups):
-            fields = _insert_fields(type(instances[0]))
-            rows = []
-            for instance in instances:
-                row = []
-                for field in fields:
-                    target = _new_related(instance, field)
-                    if target is not None:
-                        if id(target) not in owner or owner[id(target)] >= index:
-                            raise ValueError(f"{field} of {instance!r} points at a new instance that is not "
-                                             "the single instance of an earlier group")
-                        row.append(owner[id(target)])
-                        self._links.append((instance, field, target))
-                    else:
-                        row.append(None)
-                        params.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
-                rows.append(tuple(row))
-            shape.append((type(instances[0]), upsert_on, tuple(rows)))
-        self.statement = Statement(_insert_together_sql(tuple(shape)), params)
+        self._params, self._links = [], []
+        shape = tuple((type(instances[0]), upsert_on, tuple(self._row(instance, index) for instance in instances))
+                      for index, (instances, upsert_on) in enumerate(self.groups))
+        self.statement = Statement(_insert_together_sql(shape), self._params)
+
+    def _row(self, instance, index: int) -> tuple:
+        """The row's shape (see _insert_together_sql); its parameters are appended to the statement's."""
+        row = []
+        for field in _insert_fields(type(instance)):
+            target = field.get_cached_value(instance) if field.many_to_one and field.is_cached(instance) else None
+            if target is not None and target.pk is None:
+                row.append(self._group_of(target, before=index, field=field, instance=instance))
+                self._links.append((instance, field, target))
+                continue
+            if target is not None and getattr(instance, field.attname) in field.empty_values:
+                setattr(instance, field.attname, target.pk)  # saved after it was assigned, as Model.save takes it
+            row.append(None)
+            self._params.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
+        return tuple(row)
+
+    def _group_of(self, target, *, before: int, field, instance) -> int:
+        for index, (instances, _upsert_on) in enumerate(self.groups[:before]):
+            if len(instances) == 1 and instances[0] is target:
+                return index
+        raise ValueError(f"{field} of {instance!r} points at a new instance that is not the single instance "
+                         "of an earlier group")
 
     def assign(self, rows: list[tuple]) -> None:
         [pks_by_group] = rows
@@ -184,21 +188,6 @@ class InsertTogether:
             setattr(instance, field.attname, target.pk)
 
 
-def _new_related(instance, field):
-    """The unsaved instance a foreign key of `instance` points at, if any. One saved after it was
-    assigned gives the key its pk now, as Model.save would."""
-    if not (field.many_to_one and field.is_cached(instance)):
-        return None
-    target = field.get_cached_value(instance)
-    if target is None:
-        return None
-    if target.pk is None:
-        return target
-    if getattr(instance, field.attname) in field.empty_values:
-        setattr(instance, field.attname, target.pk)
-    return None
-
-
 @functools.cache
 def _insert_together_sql(shape) -> str:
     """shape: per group (model, upsert_on, rows), each row a tuple per insert field: None for a
@@ -207,8 +196,11 @@ def _insert_together_sql(shape) -> str:
     ctes, results = [], []
     for index, (model, upsert_on, rows) in enumerate(shape):
         fields = _insert_fields(model)
-        values = ", ".join("(" + ", ".join("%s" if link is None else f"(SELECT {quote(shape[link][0]._meta.pk.column)}"
-                                           f" FROM g{link})" for link in row) + ")" for row in rows)
+
+        def value(link):
+            return "%s" if link is None else f"(SELECT {quote(shape[link][0]._meta.pk.column)} FROM g{link})"
+
+        values = ", ".join("(" + ", ".join(value(link) for link in row) + ")" for row in rows)
         conflict = ""
         if upsert_on:
             column = quote(model._meta.get_field(upsert_on).column)

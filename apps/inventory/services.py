@@ -617,19 +617,15 @@ def firm_for_order(order) -> int:
 
 
 # The statement is prepared per connection like the other hot ones (apps.core.db); the casts name
-# the one signature even for NULLs.
-RESERVE_ORDER_SQL = """
+# the one signature even for NULLs. {order} is the order's id, or for intake, which sends the call in
+# the same round trip as the order's INSERT, the lookup by shop and number (it has no id yet).
+_RESERVE_ORDER_CALL = """
     SELECT r_outcome, r_status, r_previous_warehouse_id, r_warehouse_id, r_reserved, r_shortfalls::text
-    FROM inventory_reserve_order(%s::bigint, %s::text[], %s::date, %s::timestamptz, %s::bigint, %s::text,
+    FROM inventory_reserve_order({order}, %s::text[], %s::date, %s::timestamptz, %s::bigint, %s::text,
                                  %s::boolean, %s::boolean)"""
-
-
-# Intake names the order by shop and number: it is inserted in the same round trip, so it has no id yet.
-RESERVE_NEW_ORDER_SQL = """
-    SELECT r_outcome, r_status, r_previous_warehouse_id, r_warehouse_id, r_reserved, r_shortfalls::text
-    FROM inventory_reserve_order((SELECT id FROM orders_order WHERE shop_id = %s AND external_id = %s),
-                                 %s::text[], %s::date, %s::timestamptz, %s::bigint, %s::text,
-                                 %s::boolean, %s::boolean)"""
+RESERVE_ORDER_SQL = _RESERVE_ORDER_CALL.format(order="%s::bigint")
+RESERVE_NEW_ORDER_SQL = _RESERVE_ORDER_CALL.format(
+    order="(SELECT id FROM orders_order WHERE shop_id = %s AND external_id = %s)")
 
 
 def _reserve_params(*, actor, on_shortfall: str, today: date, rebook: bool) -> list:
