@@ -140,3 +140,13 @@ def test_a_missing_order_is_a_coded_error(db):
     with pytest.raises(DomainError) as caught:
         services.stock_reserve_order(order_id=987654321, actor=None)
     assert caught.value.code == "order_not_found"
+
+
+def test_the_function_keeps_generic_plans(db):
+    """Migration 0007: a later CREATE OR REPLACE of the function drops its SET clause unless the new
+    definition repeats it, and every call would re-plan its statements again."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT proconfig FROM pg_proc WHERE proname = 'inventory_reserve_order'")
+        assert cursor.fetchall() == [(["plan_cache_mode=force_generic_plan"],)]
