@@ -136,6 +136,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # Django turns psycopg's prepared statements off (prepare_threshold None), which also ignores
+    # apps.core.db's explicit prepare=True. Django's own cursors bind on the client and are never
+    # prepared whatever this says, so only that module's few statements are. A connection pooler
+    # in front of PostgreSQL must keep prepared statements per client (PgBouncer 1.21+
+    # max_prepared_statements), and workers restart after a migration that changes those tables.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

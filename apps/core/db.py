@@ -1,9 +1,10 @@
 """Server-side prepared statements for the few hottest statements (stock reservation, order intake).
 
-Django binds parameters on the client and sends every query as new text (psycopg's
-prepare_threshold is None under Django), so PostgreSQL parses and plans each one again. A
-cursor from `prepared_cursor()` binds on the server and prepares each statement on first use,
-per connection; later executions skip parsing and planning. It goes through Django's cursor
+Django binds parameters on the client and sends every query as new text, so PostgreSQL parses
+and plans each one again. A cursor from `prepared_cursor()` binds on the server and prepares each
+statement on first use, per connection; later executions skip parsing and planning. That needs a
+prepare_threshold on the connection (config/settings.py): with Django's default, None, psycopg
+ignores prepare=True and nothing is prepared. It goes through Django's cursor
 wrapper, so errors are Django's, execute wrappers apply and query-count tests see every statement.
 Only for fixed SQL text with %s / %(name)s placeholders (lists as arrays: `= ANY(%s)`), on PostgreSQL;
 each text is turned into PostgreSQL's $n form once per process.
@@ -22,8 +23,17 @@ def uses_postgresql() -> bool:
 
 def prepared_cursor():
     connection.ensure_connection()
-    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+    wrapper = _PreparedDebugWrapper if connection.queries_logged else CursorWrapper
     return wrapper(_preparing_cursor_class()(connection.connection), connection)
+
+
+class _PreparedDebugWrapper(CursorDebugWrapper):
+    """Logs the statement's own text: Django reads the SQL it logs from psycopg's last sent query,
+    which an execution of an already prepared statement leaves empty."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(sql, params):
+            return CursorWrapper.execute(self, sql, params)
 
 
 @functools.cache

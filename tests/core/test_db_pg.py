@@ -125,3 +125,31 @@ def test_run_together_raises_djangos_error_and_leaves_the_transaction_to_roll_ba
     assert Order.objects.get(pk=order.pk).buyer_nickname == order.buyer_nickname
     with transaction.atomic():
         assert run_together(Statement("SELECT count(*) FROM orders_order", [])) == [[(1,)]]
+
+
+def prepared_texts():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [text for (text,) in cursor.fetchall()]
+
+
+def test_prepared_rows_prepares_on_the_server_and_django_cursors_do_not():
+    """psycopg ignores prepare=True on a connection whose prepare_threshold is None, Django's
+    default: the settings must give it a number for apps.core.db to prepare anything."""
+    marker = "SELECT %s::int AS prepared_probe"
+    assert prepared_rows(marker, [7]) == [(7,)]
+    assert prepared_rows(marker, [8]) == [(8,)]
+    with connection.cursor() as cursor:
+        for _ in range(8):
+            cursor.execute("SELECT %s::int AS client_side_probe", [1])
+
+    texts = prepared_texts()
+    assert texts.count("SELECT $1::int AS prepared_probe") == 1  # prepared once, used twice
+    assert not any("client_side_probe" in text for text in texts)
+
+
+def test_run_together_prepares_its_statements():
+    order = OrderFactory(with_line=False)
+    run_together(Statement("SELECT count(*) AS together_probe FROM orders_order WHERE id = %s", [order.pk]))
+
+    assert "SELECT count(*) AS together_probe FROM orders_order WHERE id = $1" in prepared_texts()
