@@ -183,9 +183,8 @@ END
 $fn$;
 """
 
-DROP_RESERVE_ORDER_FUNCTION = """
-DROP FUNCTION IF EXISTS inventory_reserve_order(bigint, text[], date, timestamptz, bigint, text, boolean, boolean)
-"""
+SIGNATURE = "inventory_reserve_order(bigint, text[], date, timestamptz, bigint, text, boolean, boolean)"
+DROP_RESERVE_ORDER_FUNCTION = f"DROP FUNCTION IF EXISTS {SIGNATURE}"
 
 
 def install(schema_editor):

@@ -8,7 +8,7 @@ of backend CPU per call with auto, 1,280 µs with generic plans.
 """
 from django.db import migrations
 
-SIGNATURE = "inventory_reserve_order(bigint, text[], date, timestamptz, bigint, text, boolean, boolean)"
+from apps.inventory.db_functions import SIGNATURE
 
 
 def use_generic_plans(apps, schema_editor):
