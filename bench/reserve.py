@@ -140,6 +140,13 @@ def _sku_names(sku_ids):
     return SKU.objects.filter(pk__in=list(sku_ids)).values_list("id", "name_zh")
 
 
+def demand_by_sku(wanted: list[tuple[int, int]]) -> dict[int, int]:
+    demand = defaultdict(int)
+    for sku_id, quantity in wanted:
+        demand[sku_id] += quantity
+    return demand
+
+
 def receipts_for(warehouse_id: int, sku_id: int, sizes: list[int], tag: str, today) -> list[dict]:
     """stock_receive arguments: one batch per size, expiring one after the other."""
     return [{"warehouse_id": warehouse_id, "sku_id": sku_id, "quantity": size, "actor": None,
@@ -178,9 +185,7 @@ def seed(args, rng: random.Random) -> dict:
     # spread: many batch-tracked SKUs, each order 1-3 units of a random one.
     spread_skus = create_skus("SPR", args.spread_skus, batch_tracked=True)
     wanted = [(rng.choice(spread_skus), rng.randint(1, 3)) for _ in range(args.spread_orders)]
-    demand = defaultdict(int)
-    for sku_id, quantity in wanted:
-        demand[sku_id] += quantity
+    demand = demand_by_sku(wanted)
     for sku_id in spread_skus:
         receipts += receipts_for(wh, sku_id, batch_sizes(demand[sku_id]), "S", today)
     ids["spread_skus"] = spread_skus
@@ -223,8 +228,9 @@ def seed(args, rng: random.Random) -> dict:
     # history: reserved during setup, before the statistics are taken (see analyze).
     history_skus = create_skus("HIST", 20, batch_tracked=True)
     history = [(rng.choice(history_skus), 1) for _ in range(HISTORY_ORDERS)]
+    history_demand = demand_by_sku(history)
     for sku_id in history_skus:
-        receipts += receipts_for(wh, sku_id, batch_sizes(sum(q for s, q in history if s == sku_id)), "R", today)
+        receipts += receipts_for(wh, sku_id, batch_sizes(history_demand[sku_id]), "R", today)
     ids["history_orders"] = create_orders(shops["history"], customer.pk, wh, history, "history")
     ids["receipts"] = receipts
     return ids

@@ -143,8 +143,8 @@ def test_a_missing_order_is_a_coded_error(db):
 
 
 def test_the_function_keeps_generic_plans(db):
-    """Migration 0007: a later CREATE OR REPLACE of the function drops its SET clause unless the new
-    definition repeats it, and every call would re-plan its statements again."""
+    """The SET clause in apps/inventory/db_functions.py: a CREATE OR REPLACE without it drops the
+    setting, and every call would re-plan its statements again."""
     from django.db import connection
 
     with connection.cursor() as cursor:
