@@ -10,7 +10,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from apps.catalog.selectors import active_skus_by_code
-from apps.core.api import ActionPermission
+from apps.core.api import ActionPermission, validated
 from apps.core.errors import PayloadTooLarge, ValidationFailed
 from apps.core.money import ZERO
 from apps.core.phones import InvalidPhone, normalise_phone
@@ -318,9 +318,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if not isinstance(request.data, dict):
             raise ValidationFailed(details={"_": [{"code": "invalid", "message": str(_("Expected a JSON object."))}]})
         shop = selectors.shop_for_intake(actor=request.user, code=request.data.get("shop"))
-        intake = OrderIntake(data=request.data, context={"shop": shop})
-        intake.is_valid(raise_exception=True)
-        result = services.order_create(shop=shop, data=intake.validated_data, actor=request.user,
+        data = validated(OrderIntake, request.data, shop=shop)
+        result = services.order_create(shop=shop, data=data, actor=request.user,
                                        raw_payload=request.data)
         order = result.order
         order.replayed = not result.created
