@@ -273,12 +273,13 @@ class CpuSample:
     server: float  # the gunicorn master and its workers
     postgres: float  # every process named postgres (backends, WAL writer, checkpointer, ...)
     clients: float  # this process and its reaped children: the load-generating clients
-    machine: float  # all CPUs, busy time (not idle, not iowait)
+    machine: float  # all CPUs, busy time (not idle, not iowait, not steal)
     wall: float
+    steal: float = 0.0  # time the hypervisor ran something else while this machine's CPUs wanted to run
 
     def __sub__(self, other: "CpuSample") -> "CpuSample":
         return CpuSample(*(getattr(self, f) - getattr(other, f)
-                           for f in ("server", "postgres", "clients", "machine", "wall")))
+                           for f in ("server", "postgres", "clients", "machine", "wall", "steal")))
 
 
 def _proc_table() -> dict[int, tuple[int, str, float]]:
@@ -339,8 +340,9 @@ def cpu_sample(server_pid: int | None, db_name: str | None = None) -> CpuSample 
     clients = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
     with open("/proc/stat") as stat:
         values = [int(v) for v in stat.readline().split()[1:]]
-    machine = (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
-    return CpuSample(server, postgres, clients, machine, time.monotonic())
+    tick = os.sysconf("SC_CLK_TCK")
+    machine = (sum(values[:7]) - values[3] - values[4]) / tick  # user … softirq, minus idle and iowait
+    return CpuSample(server, postgres, clients, machine, time.monotonic(), steal=values[7] / tick)
 
 
 def postgres_cpu_by_pid(db_name: str) -> dict[int, float]:
@@ -374,6 +376,15 @@ def other_load(used: CpuSample | None) -> float:
     return max(0.0, used.machine - used.server - used.postgres - used.clients) / used.wall
 
 
+def steal_load(used: CpuSample | None) -> float:
+    """CPUs' worth of time the hypervisor gave to others while this machine wanted to run (steal in
+    /proc/stat). Figures of a phase with steal are low for reasons outside the machine: seen here as
+    runs of the same commit 40 % apart within minutes."""
+    if used is None or used.wall <= 0:
+        return 0.0
+    return max(0.0, used.steal) / used.wall
+
+
 def idle_load(seconds: float = 1.0) -> float:
     """How many CPUs other processes keep busy right now, measured over `seconds`."""
     before = cpu_sample(None)
@@ -397,7 +408,7 @@ def cpu_line(used: CpuSample | None, orders: int, *, with_postgres: bool = True)
     postgres = f"postgres {per(used.postgres):.2f} ms, " if with_postgres else ""
     return (f"  CPU per order: gunicorn {per(used.server):.2f} ms, {postgres}"
             f"clients {per(used.clients):.2f} ms; machine {busy:.0f}% busy, "
-            f"other processes {other_load(used):.2f} CPUs")
+            f"other processes {other_load(used):.2f} CPUs, host steal {steal_load(used):.2f} CPUs")
 
 
 # --- worker processes -----------------------------------------------------------------------------
@@ -491,6 +502,9 @@ def print_phase(result: PhaseResult, cpu_text: str | None = None, *, warn_conten
     if warn_contention and other_load(result.cpu) > CONTENTION_CPUS:
         warn(f"{result.name}: other processes used {other_load(result.cpu):.2f} CPUs meanwhile; "
              f"these figures understate what the machine can do")
+    if warn_contention and steal_load(result.cpu) > CONTENTION_CPUS:
+        warn(f"{result.name}: the host took {steal_load(result.cpu):.2f} CPUs of this machine's time meanwhile "
+             f"(steal); these figures understate what the machine can do")
 
 
 def print_correctness(problems: list[str], ok_text: str) -> None:
@@ -583,12 +597,31 @@ def require_at_least_one(parser, args, names) -> None:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
 
 
+def speed_probe() -> float:
+    """Milliseconds a fixed pure-Python loop takes, best of five (right after an idle spell the first
+    ones run slow). The same code gave figures 40 %
+    apart within minutes on this kind of virtual machine while no other process ran and /proc/stat
+    showed little steal: the host slows the CPUs themselves. A run whose probe is slower than
+    another's ran on a slower machine, whatever the code."""
+    best = float("inf")
+    for _ in range(5):
+        began, total = time.perf_counter(), 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - began)
+    return best * 1000
+
+
+_probe_at_start: list[float] = []
+
+
 def start_bench(name: str) -> BenchDatabase:
     """What every bench does before its try block: arm SIGTERM, name its database, say where it runs."""
     # A plain `kill` must still stop a server and drop the database: turn it into SystemExit so the
     # bench's finally block runs (gunicorn lives in its own session and would outlive us otherwise).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     db = BenchDatabase.for_bench(name)
+    _probe_at_start[:] = [speed_probe()]
     print(f"{name} bench: {db.describe()}", flush=True)
     db.warn_if_not_postgresql()
     return db
@@ -614,7 +647,10 @@ def finish_bench(db: BenchDatabase, figures: dict, *, keep_db: bool, server: Gun
             db.drop()
         except Exception as exc:  # noqa: BLE001
             warn(f"could not drop the bench database {db.name}: {exc}")
-    print_json_line(figures)
+    probes = [*_probe_at_start, speed_probe()]
+    print(f"speed probe              {' ms, then '.join(f'{ms:.0f}' for ms in probes)} ms (a fixed Python loop "
+          f"at the start and the end; slower = a slower machine, not slower code)")
+    print_json_line({**figures, "speed_probe_ms": [round(ms, 1) for ms in probes]})
 
 
 # --- the warehouse benches' floor ------------------------------------------------------------------

@@ -52,6 +52,7 @@ from _common import (  # noqa: E402  (bench/ is not a package; its helper sits b
     finish_bench,
     functions_by_own_time,
     other_load,
+    steal_load,
     postgres_cpu_by_pid,
     postgres_cpu_delta,
     print_correctness,
@@ -378,10 +379,10 @@ def _worker_entry(slot, job, items, counter, sync, results, deadline):
                 pass
 
 
-def _machine_busy() -> float | None:
-    """Busy CPU seconds of the whole machine so far (all CPUs; not idle, not iowait)."""
+def _machine_busy() -> tuple[float, float] | None:
+    """Busy and stolen CPU seconds of the whole machine so far (all CPUs; busy is not idle, iowait or steal)."""
     sample = cpu_sample(None)
-    return sample.machine if sample else None
+    return (sample.machine, sample.steal) if sample else None
 
 
 def run_pool(name: str, job, items: list, workers: int, time_limit: float,
@@ -442,7 +443,8 @@ def run_pool(name: str, job, items: list, workers: int, time_limit: float,
     cpu = None
     if busy_before is not None and busy_after is not None:
         cpu = CpuSample(server=0.0, postgres=postgres_cpu_delta(pg_before, pg_after), clients=worker_cpu,
-                        machine=busy_after - busy_before, wall=wall_after - wall_before)
+                        machine=busy_after[0] - busy_before[0], wall=wall_after - wall_before,
+                        steal=busy_after[1] - busy_before[1])
     return PhaseResult(name, len(latencies), errors, elapsed, latencies, cpu, db.is_postgresql), problems
 
 
@@ -455,7 +457,8 @@ def cpu_text(result: PhaseResult) -> str:
     busy = used.machine / used.wall / (os.cpu_count() or 1) * 100
     postgres = f"postgres {per(used.postgres):.2f} ms, " if result.cpu_has_postgres else ""
     return (f"  CPU per reservation: workers {per(used.clients):.2f} ms, {postgres}"
-            f"machine {busy:.0f}% busy, other processes {other_load(used):.2f} CPUs")
+            f"machine {busy:.0f}% busy, other processes {other_load(used):.2f} CPUs, "
+            f"host steal {steal_load(used):.2f} CPUs")
 
 
 # --- correctness ----------------------------------------------------------------------------------
@@ -762,6 +765,7 @@ def main(argv=None) -> int:
             "queries_per_call": q_one,
             "queries_per_call_split": q_split,
             "other_load_cpus": max(other_load(r.cpu) for r in results.values()),
+            "steal_cpus": max(steal_load(r.cpu) for r in results.values()),
             "hot_orders": len(ids["hot_orders"]),
             "spread_orders": len(ids["spread_orders"]),
             "spread_skus": args.spread_skus,
