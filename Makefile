@@ -25,7 +25,7 @@ migrate: venv
 # Embedded SQLite unless DATABASE_URL says otherwise; the django-q2 cluster and the local fake
 # carrier (e-waybills, intercepts; docs/carriers.md) run beside the web server and stop with it (Ctrl-C).
 demo: migrate
-	DEBUG=1 $(PY) manage.py seed_demo
+	DEBUG=1 $(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
 	@export DEBUG=1; \
 	$(PY) manage.py qcluster & QPID=$$!; \
 	$(PY) manage.py run_fake_carrier --port 8765 & CPID=$$!; \

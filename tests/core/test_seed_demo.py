@@ -353,6 +353,15 @@ def test_users_groups_scopes_and_tokens(seeded):
 
 
 @pytest.mark.django_db
+def test_the_printed_addresses_follow_the_server_address(seeded):
+    """`make demo PORT=8010` passes its address: the banner must not send people to port 8000."""
+    again = seed("--base-url", "http://127.0.0.1:8010/")
+    assert "demo data already present" in again
+    assert "http://127.0.0.1:8010/admin/" in again and "http://127.0.0.1:8010/api/docs/" in again
+    assert ":8000" not in again
+
+
+@pytest.mark.django_db
 def test_same_seed_and_anchor_give_the_same_data(seeded):
     first, counts = snapshot(), table_counts()
     seed("--reset")

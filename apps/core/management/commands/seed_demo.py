@@ -16,6 +16,8 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, default=demo.DEFAULT_CUSTOMERS)
         parser.add_argument("--skus", type=int, default=demo.DEFAULT_SKUS)
         parser.add_argument("--reset", action="store_true", help="delete the demo data first and build it again")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000",
+                            help="where the server will answer, for the addresses printed (default %(default)s)")
 
     def handle(self, *args, **opts):
         password = demo.demo_password()
@@ -43,9 +45,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  {summary}")
             self.stdout.write("  stock: " + ", ".join(f"{n} {name}" for name, n in result.stock.items()))
         self.print_logins(password)
-        self.stdout.write("\n  Admin:    http://127.0.0.1:8000/admin/  (staff roles: admin, manager, leads)"
-                          "\n  API:      http://127.0.0.1:8000/api/v1/orders/  (every role; log in at /api/auth/login/)"
-                          "\n  API docs: http://127.0.0.1:8000/api/docs/")
+        base = opts["base_url"].rstrip("/")
+        self.stdout.write(f"\n  Admin:    {base}/admin/  (staff roles: admin, manager, leads)"
+                          f"\n  API:      {base}/api/v1/orders/  (every role; log in at /api/auth/login/)"
+                          f"\n  API docs: {base}/api/docs/")
         if result is not None:
             self.stdout.write("\nShop API tokens (shown only now; send as 'Authorization: Bearer <token>'):")
             for code, raw in result.tokens:
