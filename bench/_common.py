@@ -404,11 +404,16 @@ def cpu_line(used: CpuSample | None, orders: int, *, with_postgres: bool = True)
     if used is None or orders <= 0:
         return "  CPU per order: not measured (no /proc)"
     per = lambda seconds: seconds / orders * 1000  # noqa: E731
-    busy = used.machine / used.wall / (os.cpu_count() or 1) * 100 if used.wall > 0 else 0
     postgres = f"postgres {per(used.postgres):.2f} ms, " if with_postgres else ""
     return (f"  CPU per order: gunicorn {per(used.server):.2f} ms, {postgres}"
-            f"clients {per(used.clients):.2f} ms; machine {busy:.0f}% busy, "
-            f"other processes {other_load(used):.2f} CPUs, host steal {steal_load(used):.2f} CPUs")
+            f"clients {per(used.clients):.2f} ms; {machine_text(used)}")
+
+
+def machine_text(used: CpuSample) -> str:
+    """How busy the machine was during a phase, and how much of it went to others."""
+    busy = used.machine / used.wall / (os.cpu_count() or 1) * 100 if used.wall > 0 else 0
+    return (f"machine {busy:.0f}% busy, other processes {other_load(used):.2f} CPUs, "
+            f"host steal {steal_load(used):.2f} CPUs")
 
 
 # --- worker processes -----------------------------------------------------------------------------
@@ -599,10 +604,9 @@ def require_at_least_one(parser, args, names) -> None:
 
 def speed_probe() -> float:
     """Milliseconds a fixed pure-Python loop takes, best of five (right after an idle spell the first
-    ones run slow). The same code gave figures 40 %
-    apart within minutes on this kind of virtual machine while no other process ran and /proc/stat
-    showed little steal: the host slows the CPUs themselves. A run whose probe is slower than
-    another's ran on a slower machine, whatever the code."""
+    ones run slow). The same code gave figures 40 % apart within minutes on this kind of virtual
+    machine while no other process ran and /proc/stat showed little steal: the host slows the CPUs
+    themselves. A run whose probe is slower than another's ran on a slower machine, whatever the code."""
     best = float("inf")
     for _ in range(5):
         began, total = time.perf_counter(), 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import multiprocessing
 import os
 import pstats
@@ -39,7 +40,6 @@ sys.dont_write_bytecode = True  # no bench/__pycache__ next to the benchmarks
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402  (bench/ is not a package; its helper sits beside this file)
     BenchDatabase,
-    CpuSample,
     PhaseResult,
     add_run_options,
     app_functions_by_cumulative,
@@ -51,8 +51,8 @@ from _common import (  # noqa: E402  (bench/ is not a package; its helper sits b
     failed_figures,
     finish_bench,
     functions_by_own_time,
+    machine_text,
     other_load,
-    steal_load,
     postgres_cpu_by_pid,
     postgres_cpu_delta,
     print_correctness,
@@ -62,6 +62,7 @@ from _common import (  # noqa: E402  (bench/ is not a package; its helper sits b
     require_at_least_one,
     sqlite_write_transaction,
     start_bench,
+    steal_load,
     verdict,
     warn,
     warn_if_machine_busy,
@@ -379,12 +380,6 @@ def _worker_entry(slot, job, items, counter, sync, results, deadline):
                 pass
 
 
-def _machine_busy() -> tuple[float, float] | None:
-    """Busy and stolen CPU seconds of the whole machine so far (all CPUs; busy is not idle, iowait or steal)."""
-    sample = cpu_sample(None)
-    return (sample.machine, sample.steal) if sample else None
-
-
 def run_pool(name: str, job, items: list, workers: int, time_limit: float,
              db: BenchDatabase) -> tuple[PhaseResult, list[str]]:
     """Run job over items with `workers` forked processes; returns the phase and its problems.
@@ -412,12 +407,10 @@ def run_pool(name: str, job, items: list, workers: int, time_limit: float,
         ready.wait(90)
     except Exception:  # noqa: BLE001  (threading.BrokenBarrierError: a worker failed to connect)
         problems.append(f"{name}: not every worker connected within 90 s")
-    pg_before, busy_before, wall_before = (postgres_cpu_by_pid(pg_name) if pg_name else {}), _machine_busy(), \
-        time.monotonic()
+    pg_before, machine_before = (postgres_cpu_by_pid(pg_name) if pg_name else {}), cpu_sample(None)
     go.set()
     outcomes = collect_reports(results, workers, give_up=deadline + 90)  # calls in flight at the deadline
-    pg_after, busy_after, wall_after = (postgres_cpu_by_pid(pg_name) if pg_name else {}), _machine_busy(), \
-        time.monotonic()
+    pg_after, machine_after = (postgres_cpu_by_pid(pg_name) if pg_name else {}), cpu_sample(None)
     release.set()
     reap(procs, timeout=10)
     latencies, errors, starts, ends, worker_cpu = [], 0, [], [], 0.0
@@ -441,10 +434,10 @@ def run_pool(name: str, job, items: list, workers: int, time_limit: float,
         warn(f"{name}: time limit reached, {len(items) - done} items not run (figures cover the items run)")
     elapsed = (max(ends) - min(starts)) if starts else 0.0
     cpu = None
-    if busy_before is not None and busy_after is not None:
-        cpu = CpuSample(server=0.0, postgres=postgres_cpu_delta(pg_before, pg_after), clients=worker_cpu,
-                        machine=busy_after[0] - busy_before[0], wall=wall_after - wall_before,
-                        steal=busy_after[1] - busy_before[1])
+    if machine_before is not None and machine_after is not None:
+        # The machine's busy, steal and wall time from the samples; the parties counted on their own.
+        cpu = dataclasses.replace(machine_after - machine_before, server=0.0,
+                                  postgres=postgres_cpu_delta(pg_before, pg_after), clients=worker_cpu)
     return PhaseResult(name, len(latencies), errors, elapsed, latencies, cpu, db.is_postgresql), problems
 
 
@@ -454,11 +447,8 @@ def cpu_text(result: PhaseResult) -> str:
     if used is None or result.count == 0 or used.wall <= 0:
         return "  CPU per reservation: not measured (no /proc)"
     per = lambda seconds: seconds / result.count * 1000  # noqa: E731
-    busy = used.machine / used.wall / (os.cpu_count() or 1) * 100
     postgres = f"postgres {per(used.postgres):.2f} ms, " if result.cpu_has_postgres else ""
-    return (f"  CPU per reservation: workers {per(used.clients):.2f} ms, {postgres}"
-            f"machine {busy:.0f}% busy, other processes {other_load(used):.2f} CPUs, "
-            f"host steal {steal_load(used):.2f} CPUs")
+    return f"  CPU per reservation: workers {per(used.clients):.2f} ms, {postgres}{machine_text(used)}"
 
 
 # --- correctness ----------------------------------------------------------------------------------
