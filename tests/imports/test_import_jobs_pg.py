@@ -17,9 +17,10 @@ from apps.customers.models import Customer
 from apps.imports import services
 from apps.imports.models import ImportJob
 
-# Committed data, for the cluster to see. The importer is a superuser, so the test needs none of the
-# migration data (roles) that a transactional test's flush takes away.
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# Committed data, for the cluster to see. serialized_rollback, as in every transactional test here: a
+# flush without it re-creates the content types under new ids, and the next serialized test's
+# restore then collides with them (Django flushes with post_migrate unless the test restores).
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 REPO = Path(__file__).resolve().parents[2]
 LEGACY = REPO / "fixtures" / "legacy"
 

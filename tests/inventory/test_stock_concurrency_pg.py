@@ -16,7 +16,8 @@ from tests.factories import SKUFactory
 from tests.inventory.conftest import assert_ledger_consistent, days
 from tests.orders.test_concurrency_pg import run_together
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# Committed data; serialized_rollback as in every transactional test (see tests/imports/test_import_jobs_pg.py).
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_32_threads_racing_for_the_last_10_units_over_3_batches(warehouse, make_order):
