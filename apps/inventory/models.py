@@ -78,7 +78,9 @@ class StockLevel(models.Model):
 
     warehouse = models.ForeignKey(Warehouse, verbose_name=_("warehouse"), on_delete=models.PROTECT,
                                   related_name="stock_levels")
-    sku = models.ForeignKey("catalog.SKU", verbose_name=_("SKU"), on_delete=models.PROTECT, related_name="+")
+    # db_index=False: stocklevel_sku_warehouse leads with sku_id (migration 0009).
+    sku = models.ForeignKey("catalog.SKU", verbose_name=_("SKU"), on_delete=models.PROTECT, related_name="+",
+                            db_index=False)
     batch = models.ForeignKey(Batch, verbose_name=_("batch"), null=True, blank=True, on_delete=models.PROTECT,
                               related_name="levels")
     bucket = models.CharField(_("bucket"), max_length=16, choices=Bucket.choices, default=Bucket.SELLABLE)
