@@ -28,10 +28,9 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     o record;
-    customer_days integer;
     line_ids bigint[]; line_nos integer[]; line_skus bigint[]; line_wanted integer[]; line_codes text[];
-    line_cutoffs date[]; any_held boolean;
-    candidates bigint[]; default_warehouse bigint; chosen bigint;
+    line_cutoffs date[]; any_wanted boolean; any_held boolean;
+    chosen bigint;
     level_ids bigint[]; level_skus bigint[]; level_free integer[]; level_batches bigint[];
     level_expiry date[]; level_quarantined boolean[]; taken integer[];
     plan_lines bigint[] := '{}'; plan_levels bigint[] := '{}'; plan_quantities integer[] := '{}';
@@ -39,8 +38,16 @@ DECLARE
 BEGIN
     r_reserved := 0;
     r_shortfalls := '[]'::jsonb;
-    SELECT id, status, shop_id, customer_id, warehouse_id, payment_due_at, external_id INTO o
-    FROM orders_order WHERE id = p_order_id FOR UPDATE;
+    -- One statement for everything the order row leads to: each statement costs an executor start.
+    SELECT ord.id, ord.status, ord.warehouse_id, ord.payment_due_at, ord.external_id,
+           c.min_remaining_shelf_life_days AS customer_days, sh.default_warehouse_id,
+           ARRAY(SELECT sw.warehouse_id FROM orders_shopwarehouse sw WHERE sw.shop_id = ord.shop_id
+                 ORDER BY sw.priority, sw.id) AS candidates
+    INTO o
+    FROM orders_order ord JOIN customers_customer c ON c.id = ord.customer_id
+         JOIN orders_shop sh ON sh.id = ord.shop_id
+    WHERE ord.id = p_order_id
+    FOR UPDATE OF ord;
     IF NOT FOUND THEN
         r_outcome := 'not_found';
         RETURN;
@@ -55,20 +62,20 @@ BEGIN
 
     -- What each line still lacks, and the earliest expiry it may take: never an expired batch, and
     -- at least the longer of the SKU's and the customer's minimum remaining shelf life.
-    SELECT min_remaining_shelf_life_days INTO customer_days FROM customers_customer WHERE id = o.customer_id;
     SELECT array_agg(x.id ORDER BY x.line_no), array_agg(x.line_no ORDER BY x.line_no),
            array_agg(x.sku_id ORDER BY x.line_no), array_agg(x.quantity - x.held ORDER BY x.line_no),
-           array_agg(x.code ORDER BY x.line_no), array_agg(x.cutoff ORDER BY x.line_no), bool_or(x.held > 0)
-    INTO line_ids, line_nos, line_skus, line_wanted, line_codes, line_cutoffs, any_held
+           array_agg(x.code ORDER BY x.line_no), array_agg(x.cutoff ORDER BY x.line_no),
+           bool_or(x.quantity > x.held), bool_or(x.held > 0)
+    INTO line_ids, line_nos, line_skus, line_wanted, line_codes, line_cutoffs, any_wanted, any_held
     FROM (SELECT l.id, l.line_no, l.sku_id, l.quantity, k.code,
-                 p_today + greatest(k.min_remaining_shelf_life_days, COALESCE(customer_days, 0), 1) AS cutoff,
+                 p_today + greatest(k.min_remaining_shelf_life_days, COALESCE(o.customer_days, 0), 1) AS cutoff,
                  COALESCE(h.held, 0) AS held
           FROM orders_orderline l JOIN catalog_sku k ON k.id = l.sku_id
           -- a join, not a subquery in the select list: that one ran once for each use of held
           LEFT JOIN LATERAL (SELECT sum(r.quantity) AS held FROM inventory_reservation r
                              WHERE r.order_line_id = l.id AND r.state = 'active') h ON true
           WHERE l.order_id = o.id) x;
-    IF line_ids IS NULL OR NOT EXISTS (SELECT 1 FROM unnest(line_wanted) AS w(qty) WHERE w.qty > 0) THEN
+    IF NOT COALESCE(any_wanted, false) THEN
         r_outcome := 'nothing_to_do';
         RETURN;
     END IF;
@@ -76,15 +83,12 @@ BEGIN
     -- The warehouse: the first of the shop's ordered list that can serve every line (an unlocked
     -- read), else the shop's default.
     IF p_choose_warehouse AND (o.warehouse_id IS NULL OR NOT any_held) THEN
-        SELECT array_agg(sw.warehouse_id ORDER BY sw.priority, sw.id) INTO candidates
-        FROM orders_shopwarehouse sw WHERE sw.shop_id = o.shop_id;
-        SELECT default_warehouse_id INTO default_warehouse FROM orders_shop WHERE id = o.shop_id;
-        IF candidates IS NULL THEN
-            candidates := CASE WHEN default_warehouse IS NULL THEN '{}'::bigint[] ELSE ARRAY[default_warehouse] END;
+        IF cardinality(o.candidates) = 0 AND o.default_warehouse_id IS NOT NULL THEN
+            o.candidates := ARRAY[o.default_warehouse_id];
         END IF;
-        IF cardinality(candidates) > 1 THEN
+        IF cardinality(o.candidates) > 1 THEN
             SELECT c.warehouse INTO chosen
-            FROM unnest(candidates) WITH ORDINALITY AS c(warehouse, position)
+            FROM unnest(o.candidates) WITH ORDINALITY AS c(warehouse, position)
             WHERE NOT EXISTS (
                 SELECT 1
                 FROM (SELECT n.sku, sum(n.qty) AS qty, min(n.cutoff) AS cutoff
@@ -99,7 +103,7 @@ BEGIN
             ORDER BY c.position
             LIMIT 1;
         END IF;
-        chosen := COALESCE(chosen, default_warehouse, candidates[1]);
+        chosen := COALESCE(chosen, o.default_warehouse_id, o.candidates[1]);
         IF chosen IS DISTINCT FROM o.warehouse_id THEN
             UPDATE orders_order SET warehouse_id = chosen, updated_at = p_now WHERE id = o.id;
             r_warehouse_id := chosen;
@@ -144,6 +148,7 @@ BEGIN
             plan_levels := plan_levels || level_ids[j];
             plan_quantities := plan_quantities || qty;
             need := need - qty;
+            r_reserved := r_reserved + qty;
         END LOOP;
         IF need > 0 THEN
             r_shortfalls := r_shortfalls || jsonb_build_object(
@@ -153,6 +158,7 @@ BEGIN
     END LOOP;
 
     IF jsonb_array_length(r_shortfalls) > 0 AND NOT p_write_when_short THEN
+        r_reserved := 0;
         r_outcome := 'refused';
         RETURN;
     END IF;
@@ -176,7 +182,6 @@ BEGIN
         SELECT r.stock_level_id, l.sku_id, 'reserve', 0, r.quantity, o.id, r.id, 'order:' || o.external_id, '',
                p_actor_id, p_actor_label, false, p_now
         FROM reservations r JOIN levels l ON l.id = r.stock_level_id;
-        SELECT sum(q) INTO r_reserved FROM unnest(plan_quantities) AS q;
     END IF;
     r_outcome := 'reserved';
 END
