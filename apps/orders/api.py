@@ -10,7 +10,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from apps.catalog.selectors import active_skus_by_code
-from apps.core.api import ActionPermission, validated
+from apps.core.api import ActionPermission, represented, validated
 from apps.core.errors import PayloadTooLarge, ValidationFailed
 from apps.core.money import ZERO
 from apps.core.phones import InvalidPhone, normalise_phone
@@ -323,7 +323,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                                        raw_payload=request.data)
         order = result.order
         order.replayed = not result.created
-        response = Response(IntakeOut(order).data,
+        response = Response(represented(IntakeOut, order),
                             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
         if result.payload_differs:
             response["X-Orderhub-Replay-Differs"] = "true"

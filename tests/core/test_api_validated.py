@@ -84,3 +84,28 @@ def test_threads_validate_with_their_own_context_at_the_same_time():
     for thread in threads:
         thread.join(timeout=10)
     assert outcomes == {"abc": {"name": "abc", "count": 1}, "xyz": {"name": "xyz", "count": 1}}
+
+
+class Shown(serializers.Serializer):
+    code = serializers.CharField(source="shop.code")
+    total = serializers.DecimalField(max_digits=10, decimal_places=2)
+
+
+class _Shop:
+    def __init__(self, code):
+        self.code = code
+
+
+class _Order:
+    def __init__(self, code, total):
+        self.shop, self.total = _Shop(code), total
+
+
+def test_represented_answers_what_a_new_serializer_would_for_each_instance():
+    from decimal import Decimal
+
+    from apps.core.api import represented
+
+    first, second = _Order("dy-a", Decimal("12.5")), _Order("yz-b", Decimal("3"))
+    assert represented(Shown, first) == Shown(first).data == {"code": "dy-a", "total": "12.50"}
+    assert represented(Shown, second) == Shown(second).data == {"code": "yz-b", "total": "3.00"}
