@@ -83,9 +83,6 @@ BEGIN
     -- The warehouse: the first of the shop's ordered list that can serve every line (an unlocked
     -- read), else the shop's default.
     IF p_choose_warehouse AND (o.warehouse_id IS NULL OR NOT any_held) THEN
-        IF cardinality(o.candidates) = 0 AND o.default_warehouse_id IS NOT NULL THEN
-            o.candidates := ARRAY[o.default_warehouse_id];
-        END IF;
         IF cardinality(o.candidates) > 1 THEN
             SELECT c.warehouse INTO chosen
             FROM unnest(o.candidates) WITH ORDINALITY AS c(warehouse, position)
