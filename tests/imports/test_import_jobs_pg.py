@@ -17,9 +17,7 @@ from apps.customers.models import Customer
 from apps.imports import services
 from apps.imports.models import ImportJob
 
-# Committed data, for the cluster to see. serialized_rollback, as in every transactional test here: a
-# flush without it re-creates the content types under new ids, and the next serialized test's
-# restore then collides with them (Django flushes with post_migrate unless the test restores).
+# Committed data, for the cluster to see; serialized_rollback: see tests/conftest.py.
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 REPO = Path(__file__).resolve().parents[2]
 LEGACY = REPO / "fixtures" / "legacy"

@@ -16,7 +16,7 @@ from tests.factories import SKUFactory
 from tests.inventory.conftest import assert_ledger_consistent, days
 from tests.orders.test_concurrency_pg import run_together
 
-# Committed data; serialized_rollback as in every transactional test (see tests/imports/test_import_jobs_pg.py).
+# Committed data; serialized_rollback: see tests/conftest.py.
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 

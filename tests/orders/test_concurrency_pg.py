@@ -12,7 +12,7 @@ from apps.inventory.models import StockLevel
 from tests.factories import OrderFactory, ShopFactory, SKUFactory, make_token, stock_up
 from tests.orders.test_intake_api import payload
 
-# Committed data; serialized_rollback as in every transactional test (see tests/imports/test_import_jobs_pg.py).
+# Committed data; serialized_rollback: see tests/conftest.py.
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
