@@ -8,23 +8,33 @@ ignores prepare=True and nothing is prepared. It goes through Django's cursor
 wrapper, so errors are Django's, execute wrappers apply and query-count tests see every statement.
 Only for fixed SQL text with %s / %(name)s placeholders (lists as arrays: `= ANY(%s)`), on PostgreSQL;
 each text is turned into PostgreSQL's $n form once per process.
+
+Every function here looks the connection up once (`_db()`) and hands Django the connection itself:
+`django.db.connection` is a proxy that looks it up again, through asgiref's thread-local storage,
+on each attribute, and a field's prep or a cursor wrapper reads several per value (intake: about
+90 lookups per request).
 """
 import functools
 import re
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
+def _db():
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def uses_postgresql() -> bool:
-    return connection.vendor == "postgresql"
+    return _db().vendor == "postgresql"
 
 
-def prepared_cursor():
-    connection.ensure_connection()
-    wrapper = _PreparedDebugWrapper if connection.queries_logged else CursorWrapper
-    return wrapper(_preparing_cursor_class()(connection.connection), connection)
+def prepared_cursor(db=None):
+    db = _db() if db is None else db
+    db.ensure_connection()
+    wrapper = _PreparedDebugWrapper if db.queries_logged else CursorWrapper
+    return wrapper(_preparing_cursor_class()(db.connection), db)
 
 
 class _PreparedDebugWrapper(CursorDebugWrapper):
@@ -87,22 +97,23 @@ def prepared_rows(sql: str, params) -> list[tuple]:
 def select_columns(model, alias: str) -> str:
     """The model's concrete columns, in field order, for a hand-written SELECT that
     `instances_from_row` turns back into model instances."""
-    quote = connection.ops.quote_name
+    quote = _db().ops.quote_name
     return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
 
 
 def instances_from_row(row, *models) -> list:
     """Model instances from one row of `select_columns(models[0]), select_columns(models[1]), …`,
     with each field's database converters applied as the ORM would (JSON, encrypted fields)."""
+    db = _db()
     instances, offset = [], 0
     for model in models:
         fields = model._meta.concrete_fields
         values = list(row[offset:offset + len(fields)])
         offset += len(fields)
         for index, field in enumerate(fields):
-            for converter in field.get_db_converters(connection):
-                values[index] = converter(values[index], field, connection)
-        instances.append(model.from_db(connection.alias, None, values))
+            for converter in field.get_db_converters(db):
+                values[index] = converter(values[index], field, db)
+        instances.append(model.from_db(db.alias, None, values))
     return instances
 
 
@@ -133,13 +144,14 @@ def run_together(*statements: Statement) -> list[list[tuple]]:
     raised as Django's own (IntegrityError, …) once all are back; inside a transaction, the caller
     then rolls it back as after any failed statement. psycopg syncs once more for the BEGIN of a
     transaction that none of them opened yet."""
-    connection.ensure_connection()
-    cursors = [prepared_cursor() for _statement in statements]
+    db = _db()
+    db.ensure_connection()
+    cursors = [prepared_cursor(db) for _statement in statements]
     try:
-        with connection.wrap_database_errors, connection.connection.pipeline():
+        with db.wrap_database_errors, db.connection.pipeline():
             for cursor, statement in zip(cursors, statements):
                 cursor.execute(statement.sql, statement.params)
-        with connection.wrap_database_errors:
+        with db.wrap_database_errors:
             return [cursor.fetchall() for cursor in cursors]
     finally:
         for cursor in cursors:
@@ -161,6 +173,7 @@ class InsertTogether:
     def __init__(self, groups: list[tuple[list, str | None]]):
         self.groups = [(instances, upsert_on) for instances, upsert_on in groups if instances]
         self._params, self._links = [], []
+        self._db = _db()
         shape = tuple((type(instances[0]), upsert_on, tuple(self._row(instance, index) for instance in instances))
                       for index, (instances, upsert_on) in enumerate(self.groups))
         self.statement = Statement(_insert_together_sql(shape), self._params)
@@ -177,7 +190,7 @@ class InsertTogether:
             if target is not None and getattr(instance, field.attname) in field.empty_values:
                 setattr(instance, field.attname, target.pk)  # saved after it was assigned, as Model.save takes it
             row.append(None)
-            self._params.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
+            self._params.append(field.get_db_prep_save(field.pre_save(instance, True), self._db))
         return tuple(row)
 
     def _group_of(self, target, *, before: int, field, instance) -> int:
@@ -193,7 +206,7 @@ class InsertTogether:
             for instance, pk in zip(instances, pks, strict=True):
                 instance.pk = pk
                 instance._state.adding = False
-                instance._state.db = connection.alias
+                instance._state.db = self._db.alias
         for instance, field, target in self._links:
             setattr(instance, field.attname, target.pk)
 
@@ -202,7 +215,7 @@ class InsertTogether:
 def _insert_together_sql(shape) -> str:
     """shape: per group (model, upsert_on, rows), each row a tuple per insert field: None for a
     parameter, or the index of the earlier group whose one new row the field points at."""
-    quote = connection.ops.quote_name
+    quote = _db().ops.quote_name
     ctes, results = [], []
     for index, (model, upsert_on, rows) in enumerate(shape):
         fields = _insert_fields(model)
