@@ -3,7 +3,10 @@
 - low_stock: allocatable available below the SKU's safety stock;
 - replenishment: stock cover = available ÷ (7-day average daily demand × 7) below 1.2, with a
   suggested quantity that brings cover back to two weeks of demand plus safety stock;
-- near_expiry: a batch with stock whose expiry falls within the SKU's alert window (or has passed).
+- near_expiry: a batch with stock whose expiry falls within the SKU's alert window (today included);
+- expired: a batch with stock whose expiry date has passed: to be scrapped, never allocated. It is
+  its own kind so that it is not read as one more batch to sell first; a near-expiry alert whose
+  date passes is resolved and an expired one raised.
 
 `stock_alerts_refresh` is idempotent (django-q2 runs it hourly); running it twice changes nothing.
 """
@@ -77,13 +80,13 @@ def evaluate(today: date, now) -> dict[tuple, dict]:
                     "available": free, "suggested_quantity": suggested,
                     "details": {"cover": str(cover.quantize(Decimal("0.01"))),
                                 "daily_demand": str(daily.quantize(Decimal("0.01")))}}
-    # Expired stock still on a shelf is the most urgent case of all, so it is included (days_left <= 0).
-    near = (StockLevel.objects.filter(on_hand__gt=0, batch__isnull=False, batch__expires_on__isnull=False)
-            .select_related("batch", "sku"))
-    for level in near:
+    dated = (StockLevel.objects.filter(on_hand__gt=0, batch__isnull=False, batch__expires_on__isnull=False)
+             .select_related("batch", "sku"))
+    for level in dated:
         days_left = (level.batch.expires_on - today).days
         if days_left <= level.sku.near_expiry_alert_days:
-            key = (StockAlert.Kind.NEAR_EXPIRY, level.warehouse_id, level.sku_id, level.batch_id)
+            kind = StockAlert.Kind.EXPIRED if days_left < 0 else StockAlert.Kind.NEAR_EXPIRY
+            key = (kind, level.warehouse_id, level.sku_id, level.batch_id)
             entry = wanted.setdefault(key, {"available": 0, "details": {
                 "expires_on": level.batch.expires_on.isoformat(), "days_left": days_left,
                 "lot_number": level.batch.lot_number}})

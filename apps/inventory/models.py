@@ -203,6 +203,7 @@ class StockAlert(models.Model):
         LOW_STOCK = "low_stock", _("Below safety stock")
         REPLENISHMENT = "replenishment", _("Replenishment request")
         NEAR_EXPIRY = "near_expiry", _("Batch near expiry")
+        EXPIRED = "expired", _("Batch expired")
 
     kind = models.CharField(_("alert type"), max_length=16, choices=Kind.choices)
     warehouse = models.ForeignKey(Warehouse, verbose_name=_("warehouse"), on_delete=models.CASCADE,

@@ -614,7 +614,9 @@ def test_alerts_show_low_stock_replenishment_and_near_expiry(seeded):
         if alert.kind == StockAlert.Kind.LOW_STOCK:
             assert alert.available < alert.sku.safety_stock
         elif alert.kind == StockAlert.Kind.NEAR_EXPIRY:
-            assert (alert.batch.expires_on - TODAY).days <= alert.sku.near_expiry_alert_days
+            assert 0 <= (alert.batch.expires_on - TODAY).days <= alert.sku.near_expiry_alert_days
+        elif alert.kind == StockAlert.Kind.EXPIRED:
+            assert (alert.batch.expires_on - TODAY).days < 0 and alert.available > 0
         else:
             assert alert.suggested_quantity > 0
     # Most places are comfortable: alerts are the exception.

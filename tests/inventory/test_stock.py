@@ -338,6 +338,32 @@ def test_alerts_low_stock_replenishment_and_near_expiry(warehouse, make_order, t
     assert set(StockAlert.objects.filter(resolved_at__isnull=True).values_list("kind", flat=True)) == {"near_expiry"}
 
 
+def test_an_expired_batch_raises_its_own_alert_and_a_near_one_turns_expired_when_its_date_passes(warehouse, today):
+    sku = SKUFactory(safety_stock=0, batch_tracked=True, shelf_life_days=365, near_expiry_alert_days=30)
+    gone = receive(warehouse, sku, 5, lot="GONE", expires=days(-3))
+    receive(warehouse, sku, 8, lot="TODAY", expires=days(0))
+    receive(warehouse, sku, 40, lot="LATER", expires=days(300))
+
+    stock_alerts_refresh()
+
+    def open_alerts():
+        return {(a.kind, a.batch.lot_number): (a.available, a.details["days_left"])
+                for a in StockAlert.objects.filter(resolved_at__isnull=True).select_related("batch")}
+
+    # A batch on its last day is still near expiry; one past its date is expired, not "near".
+    assert open_alerts() == {("expired", "GONE"): (5, -3), ("near_expiry", "TODAY"): (8, 0)}
+    assert StockAlert.objects.get(kind="expired").get_kind_display() == "批次已过期"
+
+    tomorrow = stock_alerts_refresh(today=today + timedelta(days=1))
+    assert (tomorrow["raised"], tomorrow["resolved"]) == (1, 1)
+    assert open_alerts() == {("expired", "GONE"): (5, -4), ("expired", "TODAY"): (8, -1)}
+    assert StockAlert.objects.get(kind="near_expiry").resolved_at is not None
+
+    services.stock_adjust(level_id=gone.pk, counted=0, actor=None, reason="报废")
+    stock_alerts_refresh(today=today + timedelta(days=1))
+    assert open_alerts() == {("expired", "TODAY"): (8, -1)}
+
+
 def test_quarantine_of_a_picked_batch_rebooks_the_order_and_holds_it_for_the_warehouse(warehouse, tracked_sku,
                                                                                       make_order):
     receive(warehouse, tracked_sku, 10, lot="BAD", expires=days(50))
