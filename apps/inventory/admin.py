@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import F
 from guardian.admin import GuardedModelAdmin
 
 from apps.core.admin import ReadOnlyModelAdmin
@@ -30,6 +31,8 @@ class BatchAdmin(admin.ModelAdmin):
     list_filter = ["quarantined_at"]
     search_fields = ["lot_number", "sku__code"]
     list_select_related = ["sku"]
+    # Earliest expiry first, as stock leaves the shelf; undated lots last on every database.
+    ordering = [F("expires_on").asc(nulls_last=True), "sku__code", "lot_number"]
     readonly_fields = ["sku", "lot_number", "manufactured_on", "expires_on", "quarantined_at", "quarantine_reason"]
 
     def has_add_permission(self, request):
