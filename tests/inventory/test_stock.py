@@ -338,6 +338,22 @@ def test_alerts_low_stock_replenishment_and_near_expiry(warehouse, make_order, t
     assert set(StockAlert.objects.filter(resolved_at__isnull=True).values_list("kind", flat=True)) == {"near_expiry"}
 
 
+@pytest.mark.parametrize("on_hand, raised", [(8430, False), (8429, True)])
+def test_stock_cover_of_exactly_1_2_raises_no_replenishment_request(warehouse, make_order, on_hand, raised):
+    # 8,430 ÷ 7,025 is 1.2 exactly; through the daily average (7,025 ÷ 7 × 7) it came out just below.
+    sku = SKUFactory(safety_stock=0)
+    receive(warehouse, sku, on_hand)
+    make_order({sku: 7025}, status="delivered")
+
+    stock_alerts_refresh()
+
+    request = StockAlert.objects.filter(kind="replenishment", sku=sku).first()
+    assert (request is not None) is raised
+    if raised:  # two weeks of demand (14,050) less what is there
+        assert (request.suggested_quantity, request.details) == (14050 - 8429, {"cover": "1.20",
+                                                                                 "daily_demand": "1003.57"})
+
+
 def test_an_expired_batch_raises_its_own_alert_and_a_near_one_turns_expired_when_its_date_passes(warehouse, today):
     sku = SKUFactory(safety_stock=0, batch_tracked=True, shelf_life_days=365, near_expiry_alert_days=30)
     gone = receive(warehouse, sku, 5, lot="GONE", expires=days(-3))
