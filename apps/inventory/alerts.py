@@ -104,22 +104,20 @@ def stock_alerts_refresh(*, today: date | None = None, now=None) -> dict[str, in
     wanted = evaluate(today, now)
     open_alerts = {(a.kind, a.warehouse_id, a.sku_id, a.batch_id): a
                    for a in StockAlert.objects.select_for_update().filter(resolved_at__isnull=True)}
-    raised = resolved = updated = 0
-    for key, alert in open_alerts.items():
-        if key not in wanted:
-            alert.resolved_at = now
-            alert.save(update_fields=["resolved_at"])
-            resolved += 1
+    # One statement per kind of change, not one per alert: a peak day's first refresh raises thousands.
+    cleared = [alert.pk for key, alert in open_alerts.items() if key not in wanted]
+    StockAlert.objects.filter(pk__in=cleared).update(resolved_at=now)
+    new, changed = [], []
     for key, fields in wanted.items():
         alert = open_alerts.get(key)
         if alert is None:
             kind, warehouse_id, sku_id, batch_id = key
-            StockAlert.objects.create(kind=kind, warehouse_id=warehouse_id, sku_id=sku_id, batch_id=batch_id,
-                                      raised_at=now, **fields)
-            raised += 1
+            new.append(StockAlert(kind=kind, warehouse_id=warehouse_id, sku_id=sku_id, batch_id=batch_id,
+                                  raised_at=now, **fields))
         elif any(getattr(alert, name) != value for name, value in fields.items()):
             for name, value in fields.items():
                 setattr(alert, name, value)
-            alert.save(update_fields=list(fields))
-            updated += 1
-    return {"raised": raised, "resolved": resolved, "updated": updated, "open": len(wanted)}
+            changed.append(alert)
+    StockAlert.objects.bulk_create(new, batch_size=1000)
+    StockAlert.objects.bulk_update(changed, ["available", "suggested_quantity", "details"], batch_size=100)
+    return {"raised": len(new), "resolved": len(cleared), "updated": len(changed), "open": len(wanted)}
