@@ -1,6 +1,7 @@
 """Fill a bench database with a large, realistic order book in SQL (INSERT … SELECT over
-generate_series): orders spread over 3 shops, every status, two years of dates, 1–2 lines, a created
-and a status event each, a hold on one order in a hundred and a complaint on one in fifty.
+generate_series): orders spread over 3 shops, every status, two years of dates (or any spacing), one
+line, a created and a status event each, a hold on one order in a hundred and a complaint on one in
+fifty.
 
 PostgreSQL only. The reference rows (shops, warehouse, SKUs, customers, users) go through the ORM
 first, so every constraint the models declare holds for the generated rows too.
@@ -62,7 +63,7 @@ SELECT t.placed, t.placed, (%(shops)s::bigint[])[1 + g %% 3],
        CASE WHEN s.status IN ('pending_payment', 'expired') THEN NULL ELSE t.placed + interval '2 minutes' END,
        t.placed + interval '48 hours', '', '330106'
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
-CROSS JOIN LATERAL (SELECT now() - (g * interval '63 seconds') AS placed) AS t
+CROSS JOIN LATERAL (SELECT now() - (g * %(spacing)s * interval '1 second') AS placed) AS t
 CROSS JOIN LATERAL (SELECT (%(statuses)s::text[])[1 + (SELECT count(*) FROM unnest(%(bounds)s::int[]) b
                                                          WHERE b <= (g * 40503) %% 100)] AS status) AS s
 CROSS JOIN (SELECT min(id) AS first_id, count(*) AS n FROM customers_customer) AS c
@@ -107,8 +108,10 @@ def _bounds() -> list[int]:
     return bounds
 
 
-def generate(conn, *, orders: int, agent_id: int, shop_ids, warehouse_id, chunk: int = 100_000, say=print):
-    """Insert `orders` orders with their lines, events and holds, chunk by chunk, one commit each."""
+def generate(conn, *, orders: int, agent_id: int, shop_ids, warehouse_id, chunk: int = 100_000, say=print,
+             spacing_seconds: float = 63):
+    """Insert `orders` orders with their lines, events and holds, chunk by chunk, one commit each.
+    Order n is placed n × `spacing_seconds` before now (63 s: 1,000,000 orders over two years)."""
     started = time.monotonic()
     bounds = _bounds()
     for first in range(1, orders + 1, chunk):
@@ -116,7 +119,8 @@ def generate(conn, *, orders: int, agent_id: int, shop_ids, warehouse_id, chunk:
         with conn.transaction():
             low = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM orders_order").fetchone()[0]
             conn.execute(ORDERS_SQL, {"shops": list(shop_ids), "warehouse": warehouse_id, "statuses": STATUSES,
-                                      "bounds": bounds, "first": first, "last": last})
+                                      "bounds": bounds, "first": first, "last": last,
+                                      "spacing": spacing_seconds})
             high = conn.execute("SELECT max(id) FROM orders_order").fetchone()[0]
             for sql in (LINES_SQL, EVENTS_SQL, HOLDS_SQL):
                 conn.execute(sql, {"low": low, "high": high, "agent": agent_id})
