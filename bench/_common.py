@@ -631,6 +631,16 @@ def start_bench(name: str) -> BenchDatabase:
     return db
 
 
+def skipped_without_postgresql(db: BenchDatabase, figures: dict, why: str) -> bool:
+    """For a bench that runs on PostgreSQL only: on SQLite, say so and mark the JSON line; the caller
+    returns, exiting 0, so that `make bench` goes on to the next bench."""
+    if db.is_postgresql:
+        return False
+    warn(f"bench/{figures['bench']}.py needs PostgreSQL ({why}): skipped; set DATABASE_URL=postgres://…")
+    figures["skipped"] = "needs PostgreSQL"
+    return True
+
+
 def finish_bench(db: BenchDatabase, figures: dict, *, keep_db: bool, server: GunicornServer | None = None) -> None:
     """The finally block of every bench: stop the server, close Django's connections, keep or drop
     the database, and print the JSON line, which must come last whatever happened before."""

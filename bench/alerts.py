@@ -35,7 +35,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no bench/__pycache__ next to the benchmarks
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import django_setup, finish_bench, start_bench, warn  # noqa: E402
+from _common import django_setup, finish_bench, skipped_without_postgresql, start_bench, warn  # noqa: E402
 from _gen_orders import generate, reference_data  # noqa: E402
 
 TARGET_SECONDS = 10
@@ -159,10 +159,7 @@ def main():
     db = start_bench("alerts")
     figures = {"bench": "alerts", "skus": skus, "orders_per_day": per_day, "target_seconds": TARGET_SECONDS}
     try:
-        if not db.is_postgresql:  # skipped, not failed: `make bench` goes on to the next bench
-            warn("bench/alerts.py needs PostgreSQL (its order book is generated in SQL): skipped; "
-                 "set DATABASE_URL=postgres://…")
-            figures["skipped"] = "needs PostgreSQL"
+        if skipped_without_postgresql(db, figures, "its order book is generated in SQL"):
             return
         db.recreate()
         db.migrate()

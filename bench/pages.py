@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import finish_bench, percentile, start_bench, warn  # noqa: E402
+from _common import finish_bench, percentile, skipped_without_postgresql, start_bench, warn  # noqa: E402
 from _gen_orders import generate, reference_data  # noqa: E402
 
 LIST_TARGET_MS, DETAIL_TARGET_MS = 150, 100
@@ -82,8 +82,8 @@ def main():
     figures = {"bench": "pages", "orders": orders, "list_target_ms": LIST_TARGET_MS,
                "detail_target_ms": DETAIL_TARGET_MS}
     try:
-        if not db.is_postgresql:
-            raise SystemExit("bench/pages.py needs PostgreSQL: set DATABASE_URL=postgres://…")
+        if skipped_without_postgresql(db, figures, "a million orders generated in SQL"):
+            return
         reuse = args.reuse and already_generated(db, orders)
         if not reuse:
             db.recreate()
