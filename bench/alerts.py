@@ -196,9 +196,9 @@ def main():
             found = open_alerts()
             problems.extend(f"{name}: {text}" for text in differences(found, expected))
             phases[name] = {"seconds": seconds, "sql_seconds": sql_seconds, **counts}
-            print(f"{name:10} refresh {seconds:7.2f} s   SQL alone {sql_seconds:6.2f} s   raised {counts['raised']:>5}  "
-                  f"updated {counts['updated']:>5}  resolved {counts['resolved']:>5}  open {counts['open']:>5}",
-                  flush=True)
+            print(f"{name:10} refresh {seconds:7.2f} s   SQL alone {sql_seconds:6.2f} s   "
+                  f"raised {counts['raised']:>5}  updated {counts['updated']:>5}  resolved {counts['resolved']:>5}  "
+                  f"open {counts['open']:>5}", flush=True)
             return counts
 
         first = phase("first", on=today)
