@@ -1,6 +1,6 @@
 """Stock reads, scoped: clerks see the warehouses they work, shop-scoped roles the warehouses
 their shops ship from, a shop token its own shop's warehouses."""
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, When
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from .models import StockAlert, StockLevel, StockMove, Warehouse
@@ -72,6 +72,27 @@ def stock_alerts(*, actor, include_resolved: bool = False) -> QuerySet[StockAler
     if not include_resolved:
         alerts = alerts.filter(resolved_at__isnull=True)
     return alerts.select_related("warehouse", "sku", "batch").order_by("kind", "warehouse__code", "sku__code")
+
+
+# The order an alert list is worked in: stock to scrap, stock about to go, empty shelves, then orders to place.
+ALERT_URGENCY = (StockAlert.Kind.EXPIRED, StockAlert.Kind.NEAR_EXPIRY, StockAlert.Kind.LOW_STOCK,
+                 StockAlert.Kind.REPLENISHMENT)
+
+
+def stock_alerts_by_urgency(*, actor, kind: str | None = None) -> QuerySet[StockAlert]:
+    """Open alerts in the actor's warehouses, in ALERT_URGENCY order; within a kind the lot that
+    expires first, then the emptiest place."""
+    alerts = stock_alerts(actor=actor)
+    if kind is not None:
+        alerts = alerts.filter(kind=kind)
+    rank = Case(*(When(kind=value, then=Value(position)) for position, value in enumerate(ALERT_URGENCY)))
+    return alerts.order_by(rank, F("batch__expires_on").asc(nulls_last=True), "available", "warehouse__code",
+                           "sku__code", "pk")
+
+
+def stock_alert_counts(*, actor) -> dict[str, int]:
+    """Open alerts per kind in the actor's warehouses."""
+    return dict(stock_alerts(actor=actor).order_by().values_list("kind").annotate(count=Count("pk")))
 
 
 def level_visible(*, actor, level_id: int) -> StockLevel | None:

@@ -24,6 +24,10 @@ def menu_for(user) -> list[Entry]:
         entries.append(Entry(_("Orders on the floor"), _("Picking, picked, packed and shipped orders with wave, picker, "
                                                          "packer, batch, weight, carrier and label."),
                              reverse("workbench:warehouse-orders")))
+    if user.has_perm("inventory.view_stockalert"):
+        entries.append(Entry(_("Stock alerts"), _("Lots expired or about to expire, places below safety stock, and "
+                                                  "replenishment requests with the quantity to order."),
+                             reverse("workbench:stock-alerts")))
     if user.has_perm("orders.serve_shop") or user.has_perm("orders.add_order"):
         entries.append(Entry(_("My orders"), _("Open orders of your shops: find one by phone tail, order number "
                                                "or tracking number."), reverse("workbench:cs-orders")))

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import board, cs, finance, imports, returns, views, warehouse
+from . import board, cs, finance, imports, returns, stock, views, warehouse
 
 app_name = "workbench"
 
@@ -37,6 +37,7 @@ urlpatterns = [
     path("returns/<int:return_id>/<slug:step>/", returns.return_step, name="return-step"),
     path("orders/<int:order_id>/returns/", returns.order_returns, name="order-returns"),
     path("warehouse/orders/", warehouse.floor_orders, name="warehouse-orders"),
+    path("warehouse/stock-alerts/", stock.stock_alerts, name="stock-alerts"),
     path("warehouse/waves/", warehouse.wave_list, name="wave-list"),
     path("warehouse/waves/build/", warehouse.wave_build, name="wave-build"),
     path("warehouse/waves/<int:wave_id>/", warehouse.wave_scan, name="wave-scan"),

@@ -51,6 +51,7 @@ PAGES = {
     "workbench:return-list": RETURNS_READERS,
     "workbench:wave-list": PICKERS,
     "workbench:warehouse-orders": PICKERS,
+    "workbench:stock-alerts": EVERYONE,
     "workbench:import-list": {"admin"},
     "api-docs": EVERYONE,
     "api-schema": EVERYONE,
