@@ -24,10 +24,6 @@ def menu_for(user) -> list[Entry]:
         entries.append(Entry(_("Orders on the floor"), _("Picking, picked, packed and shipped orders with wave, picker, "
                                                          "packer, batch, weight, carrier and label."),
                              reverse("workbench:warehouse-orders")))
-    if user.has_perm("inventory.view_stockalert"):
-        entries.append(Entry(_("Stock alerts"), _("Lots expired or about to expire, places below safety stock, and "
-                                                  "replenishment requests with the quantity to order."),
-                             reverse("workbench:stock-alerts")))
     if user.has_perm("orders.serve_shop") or user.has_perm("orders.add_order"):
         entries.append(Entry(_("My orders"), _("Open orders of your shops: find one by phone tail, order number "
                                                "or tracking number."), reverse("workbench:cs-orders")))
@@ -39,6 +35,10 @@ def menu_for(user) -> list[Entry]:
                              reverse("workbench:board-holds")))
         entries.append(Entry(_("Late orders"), _("Orders past their promised ship-by that have not left."),
                              reverse("workbench:board-late")))
+    if user.has_perm("inventory.view_stockalert"):
+        entries.append(Entry(_("Stock alerts"), _("Lots expired or about to expire, places below safety stock, and "
+                                                  "replenishment requests with the quantity to order."),
+                             reverse("workbench:stock-alerts")))
     if user.has_perm("returns.view_returnrequest"):
         entries.append(Entry(_("Returns"), _("Start and follow returns from the order; receive and inspect the "
                                              "goods that come back."), reverse("workbench:return-list")))

@@ -34,8 +34,8 @@ def floor():
 
 def rows(page: str) -> list[tuple[str, str]]:
     """(SKU code, the alert's note) of each row, in page order."""
-    row = r'<tr class="alert-[a-z_]+">.*?<td>(\w+)<small>.*?<td class="nowrap note(?: overdue)?">([^<]+)</td>'
-    return re.findall(row, page, flags=re.S)
+    row = r'<tr class="alert-[a-z_]+">.*?<small class="note(?: overdue)?">([^<]+)</small></td>\s*<td>(\w+)<small>'
+    return [(sku, note) for note, sku in re.findall(row, page, flags=re.S)]
 
 
 def test_the_list_shows_the_most_urgent_first_and_only_the_clerks_warehouses(floor):
