@@ -128,3 +128,29 @@ def test_finance_opens_a_receivable(screen):
     page.wait_for_selector("#receivable-orders")
     assert late.external_id in page.inner_text("#receivable-orders tr.overdue-row")
     view.shot("receivable-detail")
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_a_warehouse_lead_opens_the_stock_alerts_and_sees_the_expired_lot_first(screen, width):
+    from apps.inventory.alerts import stock_alerts_refresh
+    from tests.factories import SKUFactory, stock_up
+
+    shop = ShopFactory()
+    warehouse = shop.default_warehouse
+    make_user("warehouse_lead", username="lead", warehouses=[warehouse])
+    today = timezone.localdate()
+    formula = SKUFactory(code="FORMULA-1", name_zh="婴儿配方奶粉 900g", batch_tracked=True, shelf_life_days=720,
+                         near_expiry_alert_days=60, safety_stock=10)
+    stock_up(warehouse, formula, quantity=4, lot="L-OLD", expires_on=today - timedelta(days=2))
+    stock_up(warehouse, formula, quantity=8, lot="L-NEAR", expires_on=today + timedelta(days=20))
+    stock_alerts_refresh()
+    view = screen(width)
+    page = view.login("lead")
+    page.click("a[href='/warehouse/stock-alerts/']")
+    page.wait_for_selector("#alert-list")
+    rows = page.locator("#alert-list tbody tr")
+    assert rows.count() == 3  # the expired lot, the near one, and the SKU below its safety stock
+    assert "批次已过期" in rows.nth(0).inner_text() and "已过期 2 天" in rows.nth(0).inner_text()
+    assert "还剩 20 天" in rows.nth(1).inner_text() and "安全库存 10" in rows.nth(2).inner_text()
+    assert view.fits_width(), "the alert list scrolls sideways"
+    view.shot(f"stock-alerts-{width}")
