@@ -15,7 +15,7 @@ STATUSES = ["pending_payment", "pending_review", "pending_approval", "ready", "p
 WEIGHTS = [2, 1, 1, 3, 1, 1, 1, 3, 4, 1, 3, 60, 0, 1, 1, 10, 7]
 
 
-def reference_data(*, customers: int = 20_000):
+def reference_data(*, customers: int = 20_000, skus: int = 200):
     """Shops, a warehouse, SKUs, customers and an agent serving every shop; returns their ids."""
     from django.contrib.auth.models import Group
     from guardian.shortcuts import assign_perm
@@ -31,7 +31,7 @@ def reference_data(*, customers: int = 20_000):
              for code, name, platform in (("dy-bench", "抖音旗舰店", "douyin"), ("yz-bench", "有赞商城", "youzan"),
                                           ("b2b-bench", "批发渠道", "b2b"))]
     SKU.objects.bulk_create(SKU(code=f"SKU{n:05d}", barcode=f"69{n:011d}", name_zh=f"商品{n}", name_en=f"Item {n}",
-                                unit="件") for n in range(200))
+                                unit="件") for n in range(skus))
     Customer.objects.bulk_create(
         (Customer(code=f"C{n:07d}", name=f"买家{n}", kind="b2c" if n % 20 else "b2b",
                   credit_limit=0 if n % 20 else 50_000, payment_terms_days=0 if n % 20 else 30)
