@@ -9,9 +9,10 @@ from django.utils import timezone
 from apps.approvals.models import ApprovalRequest
 from apps.fulfillment import services as fulfillment
 from apps.fulfillment.models import PickTask
+from apps.inventory.alerts import stock_alerts_refresh
 from apps.orders.models import CsNote
 from tests.approvals.test_approvals import Team
-from tests.factories import CustomerFactory, OrderFactory, ShopFactory, make_user
+from tests.factories import CustomerFactory, OrderFactory, ShopFactory, SKUFactory, make_user, stock_up
 from tests.fulfillment.factories import ready_order, stocked_sku
 
 # The live server reads what the test writes, so each test commits; serialized_rollback puts back
@@ -132,9 +133,6 @@ def test_finance_opens_a_receivable(screen):
 
 @pytest.mark.parametrize("width", [1280, 360])
 def test_a_warehouse_lead_opens_the_stock_alerts_and_sees_the_expired_lot_first(screen, width):
-    from apps.inventory.alerts import stock_alerts_refresh
-    from tests.factories import SKUFactory, stock_up
-
     shop = ShopFactory()
     warehouse = shop.default_warehouse
     make_user("warehouse_lead", username="lead", warehouses=[warehouse])

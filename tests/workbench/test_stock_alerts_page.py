@@ -1,7 +1,6 @@
 """The stock alert list: the open alerts of the person's warehouses, the most urgent first, with the
 figure that matters in words (days past or left, safety stock, cover), in Chinese and English."""
 import re
-from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -9,13 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.inventory.alerts import stock_alerts_refresh
+from apps.inventory.models import StockAlert
 from tests.factories import SKUFactory, WarehouseFactory, make_user, stock_up
+from tests.inventory.conftest import days
 
 pytestmark = pytest.mark.django_db
-
-
-def days(n):
-    return timezone.localdate() + timedelta(days=n)
 
 
 @pytest.fixture
@@ -63,8 +60,6 @@ def test_a_kind_tab_lists_that_kind_only_and_english_reads_as_english(floor):
 
 
 def test_a_replenishment_request_shows_its_cover_and_the_quantity_to_order(floor):
-    from apps.inventory.models import StockAlert
-
     alert = StockAlert.objects.filter(sku__code="BOWL").first()
     StockAlert.objects.create(kind="replenishment", warehouse=alert.warehouse, sku=alert.sku, available=7,
                               suggested_quantity=93, raised_at=timezone.now(),
